@@ -1,0 +1,356 @@
+//! The balancer thread: what it samples, what it decides, how it sleeps when the pool is idle.
+//!
+//! Workers never look at each other's queues. Instead, this one thread periodically samples
+//! every worker's published signals (`worker.rs`) and repairs what it finds:
+//!
+//! 1. **Stuck workers.** A worker whose `poll_seq` has stayed at the same odd value for the
+//!    stuck threshold is in one long poll (a blocking call, a CPU loop, a nested `block_on`).
+//!    Its local queue is moved to the injector at once, and parked workers are woken for it.
+//! 2. **Replacement.** If stuck workers leave fewer than the target parallelism able to run
+//!    while work waits in the injector and no worker is parked, threads are started, as many as
+//!    are missing, each taking a token from a bucket (a burst of `2 × target`, then one per
+//!    25 ms, backing off to 250 ms while starts continue) and never beyond `max_threads`.
+//! 3. **Imbalance.** A running worker whose queue is longer than 117 % of the average, and by
+//!    at least 2 tasks, gives half the difference (at most 64 tasks) to the injector
+//!    (Linux's `imbalance_pct`; tokio's and smolscale 0.4's "steal half, at most 64").
+//! 4. **Retirement.** While there are more un-stuck workers than the target, the worker parked
+//!    longest retires once it has been parked for the retirement period; one per tick.
+//!
+//! # How it sleeps
+//! It ticks every 1 ms while anything happens, doubling the period after 50 quiet ticks up to
+//! 10 ms. When a sample finds every worker parked and the injector empty, it sleeps with no
+//! timeout at all (or until the next surplus worker's retirement is due): an idle pool makes no
+//! periodic wake-ups (design.md §3.6). The handshake that makes that safe is Dekker's again: the
+//! balancer sets `sleeping` and then re-reads the parked and thread counts (all SeqCst); a worker
+//! that leaves its parker (or starts, or exits) changes those counts and then reads `sleeping`,
+//! and pokes the balancer awake if it is set. A stale poke costs one spurious tick, never a
+//! missed one.
+//!
+//! None of this is needed for liveness: a task scheduled while every worker is parked is run
+//! without the balancer (`park.rs`). The balancer only bounds how long work can wait behind a
+//! worker that stopped coming back to its queues.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use crate::park::Parker;
+use crate::pool::{Pool, StartReason};
+use crate::queue::{steal_into_injector, LocalQueue};
+use crate::sync::{Arc, AtomicBool, Ordering};
+use crate::worker::WorkerShared;
+
+/// Tick period while workers are busy: Go's sysmon starts at 20 µs, but our stuck threshold is
+/// milliseconds, and 1 ms keeps the balancer's own cost near 0.1 % of a core.
+const MIN_PERIOD: Duration = Duration::from_millis(1);
+/// Longest tick period while any worker is awake (Go's sysmon tops out at 10 ms).
+const MAX_PERIOD: Duration = Duration::from_millis(10);
+/// Quiet ticks (nothing moved, nothing stuck, no long poll in progress) before the period doubles.
+const QUIET_TICKS_BEFORE_BACKOFF: u32 = 50;
+/// A queue is overloaded above this percentage of the average (Linux's `imbalance_pct`).
+const IMBALANCE_PERCENT: usize = 117;
+/// ... and only if it is at least this many tasks above the average.
+const MIN_IMBALANCE: usize = 2;
+/// Most tasks moved out of one queue per tick (tokio and smolscale 0.4 steal at most 64).
+const MAX_MOVE: usize = 64;
+/// Thread-start tokens available in a burst, per unit of target parallelism. Two, because the
+/// first generation of replacements can itself pick up blocking tasks (2 × CPUs tasks blocking
+/// is the design's benchmark), and the second must not wait for a refill.
+const BURST_PER_TARGET: usize = 2;
+/// Refill period of the thread-start bucket, doubling while starts continue (.NET's thread
+/// injection adds one thread per ~0.5 s under starvation; we start faster and back off).
+const REFILL_MIN: Duration = Duration::from_millis(25);
+const REFILL_MAX: Duration = Duration::from_millis(250);
+
+/// How workers reach the balancer.
+#[derive(Debug, Default)]
+pub(crate) struct BalancerSignal {
+    parker: Parker,
+    /// True while the balancer sleeps without a tick. Set (SeqCst) by the balancer before its
+    /// last look at the counts; cleared by whoever wakes it. See the module docs.
+    sleeping: AtomicBool,
+}
+
+impl BalancerSignal {
+    /// Wakes the balancer if it sleeps. Call after changing the parked or thread counts.
+    pub(crate) fn poke(&self) {
+        if self.sleeping.load(Ordering::SeqCst) && self.sleeping.swap(false, Ordering::SeqCst) {
+            self.parker.unpark();
+        }
+    }
+}
+
+/// What the balancer remembers about a worker between ticks.
+#[derive(Debug, Clone, Copy)]
+struct Observation {
+    /// `poll_seq` when last seen.
+    seq: u64,
+    /// When `seq` was first seen at that value.
+    since: Instant,
+    /// The tick that last saw this worker (to forget workers that exited).
+    tick: u64,
+}
+
+/// Thread-start rate limit (see [`BURST_PER_TARGET`], [`REFILL_MIN`]).
+#[derive(Debug)]
+struct TokenBucket {
+    tokens: usize,
+    refill_every: Duration,
+    last_refill: Instant,
+}
+
+impl TokenBucket {
+    fn take(&mut self, capacity: usize, now: Instant) -> bool {
+        while self.tokens < capacity && now.duration_since(self.last_refill) >= self.refill_every {
+            self.tokens += 1;
+            self.last_refill += self.refill_every;
+        }
+        if self.tokens >= capacity {
+            self.tokens = capacity;
+            self.last_refill = now;
+            self.refill_every = REFILL_MIN;
+        }
+        if self.tokens == 0 {
+            return false;
+        }
+        self.tokens -= 1;
+        if self.tokens == 0 {
+            self.refill_every = (self.refill_every * 2).min(REFILL_MAX);
+        }
+        true
+    }
+}
+
+struct Balancer {
+    pool: &'static Pool,
+    /// Per worker id.
+    observed: HashMap<usize, Observation>,
+    /// st3 moves batches only between its own queues: stolen tasks pass through here on their
+    /// way to the injector.
+    scratch: LocalQueue,
+    /// This tick's copy of the worker list (reused to avoid allocating every tick).
+    workers: Vec<Arc<WorkerShared>>,
+    /// This tick's running (awake, not stuck) workers, as indices into `workers`.
+    running: Vec<usize>,
+    ticks: u64,
+    period: Duration,
+    quiet_ticks: u32,
+    bucket: TokenBucket,
+    /// Whether we already warned that `max_threads` stops growth (reset once below the cap).
+    warned_cap: bool,
+}
+
+/// The balancer thread's body.
+pub(crate) fn run(pool: &'static Pool) {
+    let mut balancer = Balancer {
+        pool,
+        observed: HashMap::new(),
+        scratch: LocalQueue::new(),
+        workers: Vec::new(),
+        running: Vec::new(),
+        ticks: 0,
+        period: MIN_PERIOD,
+        quiet_ticks: 0,
+        bucket: TokenBucket {
+            tokens: BURST_PER_TARGET * pool.target(),
+            refill_every: REFILL_MIN,
+            last_refill: Instant::now(),
+        },
+        warned_cap: false,
+    };
+    loop {
+        let busy = balancer.tick(Instant::now());
+        balancer.sleep(busy);
+    }
+}
+
+impl Balancer {
+    /// One sample and the repairs it calls for. Returns whether anything is going on that
+    /// deserves the fast tick.
+    fn tick(&mut self, now: Instant) -> bool {
+        let pool = self.pool;
+        self.ticks += 1;
+        pool.balancer_ticks.fetch_add(1, Ordering::Relaxed);
+        self.workers.clear();
+        pool.with_workers(|workers| self.workers.extend(workers.iter().cloned()));
+
+        self.running.clear();
+        let mut stuck = 0;
+        let mut declared_stuck = 0;
+        let mut long_poll = false;
+        let mut running_total = 0;
+        let mut moved = 0;
+        for (index, worker) in self.workers.iter().enumerate() {
+            let seq = worker.signals.poll_seq.load(Ordering::Relaxed);
+            let seen = self.observed.entry(worker.id).or_insert(Observation {
+                seq,
+                since: now,
+                tick: self.ticks,
+            });
+            seen.tick = self.ticks;
+            if seen.seq != seq {
+                seen.seq = seq;
+                seen.since = now;
+            }
+            let in_poll = seq % 2 == 1;
+            let polling_for = now.duration_since(seen.since);
+            let declared = worker.signals.in_block_on.load(Ordering::Relaxed);
+            if in_poll && (declared || polling_for >= pool.config.stuck_threshold) {
+                stuck += 1;
+                declared_stuck += usize::from(declared);
+                let n = steal_into_injector(&worker.stealer, &self.scratch, &pool.injector, |n| n);
+                if n > 0 {
+                    log::trace!(
+                        "smolscale: moved {n} tasks off worker {} (stuck for {polling_for:?})",
+                        worker.id
+                    );
+                    moved += n;
+                }
+            } else if worker.parked_at.load(Ordering::Relaxed) == 0 {
+                // A poll that spans two samples may be about to get stuck: keep sampling fast
+                // so the stuck threshold is measured to within one short period.
+                long_poll |= in_poll && polling_for > Duration::ZERO;
+                running_total += worker.signals.local_len.load(Ordering::Relaxed);
+                self.running.push(index);
+            }
+        }
+        let ticks = self.ticks;
+        self.observed.retain(|_, seen| seen.tick == ticks);
+
+        let unstuck = self.workers.len() - stuck;
+        moved += self.even_out(unstuck, running_total);
+        if moved > 0 {
+            pool.moved.fetch_add(moved as u64, Ordering::Relaxed);
+        }
+        pool.stuck.store(stuck, Ordering::Relaxed);
+
+        if !pool.injector.is_empty() {
+            pool.notify();
+            if stuck > 0 && unstuck < pool.target() && pool.sleepers.parked() == 0 {
+                self.replace(stuck, declared_stuck, pool.target() - unstuck, now);
+            }
+        }
+        if unstuck > pool.target() {
+            self.retire_one(now);
+        }
+        moved > 0 || stuck > 0 || long_poll
+    }
+
+    /// Moves work out of overloaded running queues (rule 3 of the module docs). The average is
+    /// over every un-stuck worker, parked ones counting as empty queues.
+    fn even_out(&mut self, unstuck: usize, running_total: usize) -> usize {
+        if unstuck == 0 || running_total == 0 {
+            return 0;
+        }
+        let pool = self.pool;
+        let average = running_total / unstuck;
+        let mut moved = 0;
+        for &index in &self.running {
+            let worker = &self.workers[index];
+            let len = worker.signals.local_len.load(Ordering::Relaxed);
+            if len * 100 > average * IMBALANCE_PERCENT && len >= average + MIN_IMBALANCE {
+                let want = ((len - average) / 2).clamp(1, MAX_MOVE);
+                let n = steal_into_injector(&worker.stealer, &self.scratch, &pool.injector, |n| {
+                    want.min(n)
+                });
+                if n > 0 {
+                    log::trace!(
+                        "smolscale: moved {n} tasks off worker {} (queue {len}, average {average})",
+                        worker.id
+                    );
+                    moved += n;
+                }
+            }
+        }
+        moved
+    }
+
+    /// Starts up to `missing` replacement threads, as tokens and the cap allow. Workers that
+    /// declared themselves blocked (`declared` of the `stuck`) are replaced without tokens: the
+    /// bucket guards against mistaking a long poll for a blocked one, and they can't be mistaken.
+    fn replace(&mut self, stuck: usize, declared: usize, missing: usize, now: Instant) {
+        let pool = self.pool;
+        let capacity = BURST_PER_TARGET * pool.target();
+        for started in 0..missing {
+            if pool.threads() >= pool.config.max_threads {
+                if !self.warned_cap {
+                    log::warn!(
+                        "smolscale: {stuck} worker(s) stuck while work waits, but the pool is at \
+                         max_threads ({}); not starting more (raise SMOLSCALE_MAX_THREADS or \
+                         Builder::max_threads if tasks are meant to block)",
+                        pool.config.max_threads
+                    );
+                    self.warned_cap = true;
+                }
+                return;
+            }
+            self.warned_cap = false;
+            if started >= declared && !self.bucket.take(capacity, now) {
+                return;
+            }
+            if !pool.start_worker(false, StartReason::Replace { stuck }) {
+                return;
+            }
+        }
+    }
+
+    /// Retires the longest-parked worker if it has been parked for the retirement period.
+    fn retire_one(&mut self, now: Instant) {
+        let pool = self.pool;
+        let retire_after = pool.config.retire_after;
+        let due = |worker: &WorkerShared| {
+            let parked_at = worker.parked_at.load(Ordering::Relaxed);
+            parked_at != 0 && now.duration_since(pool.instant_of(parked_at)) >= retire_after
+        };
+        if let Some(worker) = pool.sleepers.take_oldest(due) {
+            // Off the sleeper list, nobody else can wake it: this unpark makes it exit.
+            worker.retire.store(true, Ordering::Release);
+            worker.parker.unpark();
+        }
+    }
+
+    /// When the next surplus worker is due to retire, if there is a surplus.
+    fn retirement_due(&self) -> Option<Instant> {
+        let pool = self.pool;
+        if pool.threads() <= pool.target() {
+            return None;
+        }
+        let mut due = None;
+        pool.sleepers.for_each_parked(|worker| {
+            let parked_at = worker.parked_at.load(Ordering::Relaxed);
+            if parked_at != 0 {
+                due = Some(pool.instant_of(parked_at) + pool.config.retire_after);
+            }
+            due.is_none()
+        });
+        due
+    }
+
+    /// Waits for the next tick, or sleeps until poked if the whole pool is parked.
+    fn sleep(&mut self, busy: bool) {
+        let pool = self.pool;
+        if busy {
+            self.period = MIN_PERIOD;
+            self.quiet_ticks = 0;
+        } else {
+            self.quiet_ticks += 1;
+            if self.quiet_ticks >= QUIET_TICKS_BEFORE_BACKOFF {
+                self.period = (self.period * 2).min(MAX_PERIOD);
+                self.quiet_ticks = 0;
+            }
+        }
+        let signal = &pool.balancer;
+        if pool.sleepers.parked() == pool.threads() && pool.injector.is_empty() {
+            signal.sleeping.store(true, Ordering::SeqCst);
+            // Re-read after announcing (pairs with `poke` after a count changes).
+            if pool.sleepers.parked() == pool.threads() && pool.injector.is_empty() {
+                signal.parker.park_until(self.retirement_due());
+                signal.sleeping.store(false, Ordering::SeqCst);
+                self.period = MIN_PERIOD;
+                self.quiet_ticks = 0;
+                return;
+            }
+            signal.sleeping.store(false, Ordering::SeqCst);
+        }
+        std::thread::sleep(self.period);
+    }
+}

@@ -1,0 +1,305 @@
+//! Parking and waking workers without ever losing a wake-up (design.md §3.1).
+//!
+//! This module owns two things: the per-thread [`Parker`] a worker (or the balancer) sleeps on,
+//! and the [`Sleepers`] registry, which knows which workers are parked and how many are awake
+//! and looking for work ("searching", Go's `nmspinning`).
+//!
+//! # The handshake
+//!
+//! *Producer* (anything that pushes a task into the injector):
+//! 1. push the task;
+//! 2. `fence(SeqCst)`, then read `num_searching`: if a worker is searching, stop here, because
+//!    that worker has not yet looked at the injector for the last time;
+//! 3. otherwise claim the single "waker" token (`num_searching` 0 → 1) and hand it to one parked
+//!    worker, which wakes up searching. If no worker is parked the token is returned (or given
+//!    to a newly started thread, see `pool.rs`).
+//!
+//! *Worker* that found nothing to run:
+//! 1. stop searching (`num_searching -= 1`) if it was;
+//! 2. announce itself idle (push onto the list under the lock, `num_idle += 1`), `fence(SeqCst)`;
+//! 3. re-check its local queue and the injector. If work appeared, it takes itself off the list
+//!    and searches again. If it is no longer on the list, a producer has claimed it and its
+//!    unpark is on the way;
+//! 4. otherwise it sleeps on its parker until somebody unparks it.
+//!
+//! Why nothing is lost: the producer's step 2 and the worker's step 3 are both reads that follow
+//! a `SeqCst` fence, after a write the other side reads (Dekker's pattern). Either the producer
+//! sees the worker still searching (so the worker's re-check, which comes later, sees the task)
+//! or it sees `num_searching == 0` and looks for a sleeper under the lock; a worker that was not
+//! on the list yet announces itself after that lock was released, so its re-check sees the task.
+//! And a searcher that finds work while it was the last one searching, with more queued, wakes
+//! another (`end_search` plus the caller's check), so a burst of work spreads without every
+//! producer paying for a wake-up.
+//!
+//! Liveness never depends on the balancer: nothing here has a timeout.
+
+use std::time::Instant;
+
+use crate::sync::{fence, lock, Arc, AtomicUsize, Mutex, Ordering};
+
+/// A binary semaphore one thread sleeps on and any thread may signal.
+///
+/// `unpark` before `park` is remembered (the next `park` returns at once); several `unpark`s
+/// before one `park` count once.
+#[cfg(not(smolscale_loom))]
+#[derive(Debug, Default)]
+pub(crate) struct Parker {
+    /// Set by `unpark`, consumed by `park`. Release on set, Acquire on consume: whatever the
+    /// unparking thread wrote before `unpark` is visible to the parked thread once it wakes.
+    notified: crate::sync::AtomicBool,
+    /// Where the parked thread blocks. `Event::notify` issues a `SeqCst` fence before looking for
+    /// listeners, and the sleeper re-reads `notified` after registering its listener, so a
+    /// notification can't fall between the check and the wait.
+    event: event_listener::Event,
+}
+
+#[cfg(not(smolscale_loom))]
+impl Parker {
+    /// Wakes the thread parked here, or makes its next `park` return immediately.
+    pub(crate) fn unpark(&self) {
+        self.notified.store(true, Ordering::Release);
+        self.event.notify(1);
+    }
+
+    /// Sleeps until unparked, or until `deadline` passes. Returns whether it was unparked (and
+    /// consumes the notification).
+    pub(crate) fn park_until(&self, deadline: Option<Instant>) -> bool {
+        use event_listener::Listener;
+        loop {
+            if self.notified.swap(false, Ordering::Acquire) {
+                return true;
+            }
+            event_listener::listener!(self.event => listener);
+            if self.notified.swap(false, Ordering::Acquire) {
+                return true;
+            }
+            match deadline {
+                None => listener.wait(),
+                Some(deadline) => {
+                    if listener.wait_deadline(deadline).is_none() {
+                        return self.notified.swap(false, Ordering::Acquire);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// loom's stand-in: a flag under a mutex and a condition variable. loom has no clock, so a
+/// deadline is modelled as "give up at once if not notified" (the worst case for callers).
+#[cfg(smolscale_loom)]
+#[derive(Debug, Default)]
+pub(crate) struct Parker {
+    notified: loom::sync::Mutex<bool>,
+    condvar: loom::sync::Condvar,
+}
+
+#[cfg(smolscale_loom)]
+impl Parker {
+    pub(crate) fn unpark(&self) {
+        *self.notified.lock().unwrap() = true;
+        self.condvar.notify_one();
+    }
+
+    pub(crate) fn park_until(&self, deadline: Option<Instant>) -> bool {
+        let mut notified = self.notified.lock().unwrap();
+        if deadline.is_some() {
+            return std::mem::take(&mut *notified);
+        }
+        while !*notified {
+            notified = self.condvar.wait(notified).unwrap();
+        }
+        *notified = false;
+        true
+    }
+}
+
+/// What a call to [`Sleepers::notify_one`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Notified {
+    /// A worker is already searching; it will find the work.
+    Searching,
+    /// A parked worker was woken (and counted as searching).
+    Woke,
+    /// No worker was parked: every worker is awake and will reach the injector on its own.
+    NoneParked,
+}
+
+/// How [`Sleepers::park`] ended. Either way the worker is searching afterwards, unless the
+/// balancer took it off the list to retire it (it checks its own flag for that).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Parked {
+    /// Work appeared during the re-check; the worker never slept.
+    Rechecked,
+    /// The worker slept and was unparked.
+    Woken,
+}
+
+/// Something that can sleep on the sleeper list.
+pub(crate) trait Sleeper {
+    fn parker(&self) -> &Parker;
+}
+
+/// The registry of parked workers and the searching count (see the module docs).
+#[derive(Debug)]
+pub(crate) struct Sleepers<W> {
+    /// Parked workers, most recently parked last. Wake-ups pop the newest (its caches are the
+    /// warmest); retirement takes the oldest.
+    idle: Mutex<Vec<Arc<W>>>,
+    /// `idle.len()`, written under the lock and read without it by producers and the balancer.
+    /// SeqCst: the worker's write pairs with a producer's read after its fence.
+    num_idle: AtomicUsize,
+    /// Workers awake and looking for work, plus a producer holding the waker token. SeqCst on
+    /// every access: it is the producer's half of the handshake.
+    num_searching: AtomicUsize,
+}
+
+impl<W: Sleeper> Default for Sleepers<W> {
+    fn default() -> Self {
+        Self {
+            idle: Mutex::new(Vec::new()),
+            num_idle: AtomicUsize::new(0),
+            num_searching: AtomicUsize::new(0),
+        }
+    }
+}
+
+impl<W: Sleeper> Sleepers<W> {
+    /// Producer side: call after making work visible in the injector.
+    pub(crate) fn notify_one(&self) -> Notified {
+        // Orders the caller's push before the reads below (pairs with the fence in
+        // `announce_idle` and in `end_search`).
+        fence(Ordering::SeqCst);
+        if self.num_searching.load(Ordering::SeqCst) != 0 {
+            return Notified::Searching;
+        }
+        if self.num_idle.load(Ordering::SeqCst) == 0 {
+            return Notified::NoneParked;
+        }
+        if !self.claim_search() {
+            return Notified::Searching;
+        }
+        let woken = {
+            let mut idle = lock(&self.idle);
+            let woken = idle.pop();
+            self.num_idle.store(idle.len(), Ordering::SeqCst);
+            woken
+        };
+        match woken {
+            Some(worker) => {
+                // The token we claimed now belongs to `worker`, which wakes up searching.
+                worker.parker().unpark();
+                Notified::Woke
+            }
+            None => {
+                self.end_search();
+                Notified::NoneParked
+            }
+        }
+    }
+
+    /// Claims the waker token if nobody is searching. The caller must either hand it to a
+    /// worker that starts out searching or give it back with [`Self::end_search`].
+    pub(crate) fn claim_search(&self) -> bool {
+        self.num_searching
+            .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+    }
+
+    /// Counts one more searching worker (one that goes looking without a producer's token).
+    pub(crate) fn add_searcher(&self) {
+        self.num_searching.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// A searching worker found a task. Returns whether it must wake another worker: it was the
+    /// last searcher, and `more_queued` (a look at the injector, made after the decrement) says
+    /// work is still waiting.
+    pub(crate) fn found_work(&self, more_queued: impl FnOnce() -> bool) -> bool {
+        self.end_search() && more_queued()
+    }
+
+    /// A searching worker (or a producer holding the token) stops searching. Returns whether it
+    /// was the last one.
+    pub(crate) fn end_search(&self) -> bool {
+        let last = self.num_searching.fetch_sub(1, Ordering::SeqCst) == 1;
+        // Orders the decrement before the caller's check of the injector (pairs with the fence
+        // in `notify_one`).
+        fence(Ordering::SeqCst);
+        last
+    }
+
+    /// Worker side, steps 1 to 4 (see the module docs). `has_work` is the re-check: it must look
+    /// at every queue the worker takes from.
+    pub(crate) fn park(
+        &self,
+        worker: &Arc<W>,
+        was_searching: bool,
+        has_work: impl FnOnce() -> bool,
+    ) -> Parked {
+        if was_searching {
+            self.end_search();
+        }
+        self.announce_idle(worker);
+        // If work appeared but we are no longer on the list, someone took us off it and their
+        // unpark is on its way: the `park_until` below takes it.
+        if has_work() && self.cancel_idle(worker) {
+            self.add_searcher();
+            return Parked::Rechecked;
+        }
+        worker.parker().park_until(None);
+        Parked::Woken
+    }
+
+    /// Worker side, step 2: put `worker` on the list. The caller must re-check for work next.
+    fn announce_idle(&self, worker: &Arc<W>) {
+        {
+            let mut idle = lock(&self.idle);
+            idle.push(worker.clone());
+            self.num_idle.store(idle.len(), Ordering::SeqCst);
+        }
+        // Orders the announcement before the caller's re-check (pairs with `notify_one`).
+        fence(Ordering::SeqCst);
+    }
+
+    /// Worker side, step 3 when work appeared: takes `worker` off the list. Returns false if a
+    /// producer (or the balancer) already took it, in which case an unpark is on its way.
+    pub(crate) fn cancel_idle(&self, worker: &Arc<W>) -> bool {
+        let mut idle = lock(&self.idle);
+        let Some(at) = idle.iter().position(|w| Arc::ptr_eq(w, worker)) else {
+            return false;
+        };
+        idle.remove(at);
+        self.num_idle.store(idle.len(), Ordering::SeqCst);
+        true
+    }
+
+    /// Takes the longest-parked worker for which `pick` says yes off the list (for retirement).
+    /// Once off the list no producer can wake it, so the caller owns its next unpark.
+    pub(crate) fn take_oldest(&self, mut pick: impl FnMut(&W) -> bool) -> Option<Arc<W>> {
+        let mut idle = lock(&self.idle);
+        let at = idle.iter().position(|w| pick(w))?;
+        let worker = idle.remove(at);
+        self.num_idle.store(idle.len(), Ordering::SeqCst);
+        Some(worker)
+    }
+
+    /// Visits the parked workers, oldest first, until `visit` returns false.
+    pub(crate) fn for_each_parked(&self, mut visit: impl FnMut(&W) -> bool) {
+        let idle = lock(&self.idle);
+        for worker in idle.iter() {
+            if !visit(worker) {
+                break;
+            }
+        }
+    }
+
+    /// Parked workers right now.
+    pub(crate) fn parked(&self) -> usize {
+        self.num_idle.load(Ordering::SeqCst)
+    }
+
+    /// Searching workers right now (including a producer's token in flight).
+    pub(crate) fn searching(&self) -> usize {
+        self.num_searching.load(Ordering::SeqCst)
+    }
+}

@@ -1,0 +1,347 @@
+//! One worker thread: where it takes work from, in what order, how it parks and how it ends.
+//!
+//! # Where work comes from
+//! Each loop iteration takes one task, in this order:
+//! 1. every [`INJECTOR_INTERVAL`]th iteration, one task from the injector first, so tasks woken
+//!    from outside the pool (timers, sockets, other threads) are never starved by a worker whose
+//!    local queue never runs dry (design.md §3.7; smolscale 0.4 read its global queue only when
+//!    idle and let a timer fire 0.58 s late);
+//! 2. the local queue (FIFO: a task that yields goes behind everything already queued);
+//! 3. a batch from the injector: its fair share (`len / threads + 1`, at most half a local queue);
+//! 4. nothing: park (the handshake in `park.rs`).
+//!
+//! A worker never looks at another worker's queue; moving work between workers is the
+//! balancer's job. A worker that wakes up is "searching" until it finds a task; if it was the
+//! last searcher and more work waits in the injector, it wakes another worker.
+//!
+//! # What the balancer sees
+//! [`WorkerShared`] publishes, with relaxed stores the balancer only samples: `poll_seq` (odd
+//! while a poll runs, so "same odd value for 5 ms" means stuck), the local queue length (every
+//! `INJECTOR_INTERVAL` polls), and since when the worker is parked.
+//!
+//! # How a worker ends
+//! Only the balancer retires a worker: it takes a parked worker off the sleeper list, sets
+//! `retire` and unparks it. Whatever way the thread leaves its loop (retirement or an unwinding
+//! panic in the scheduler itself), [`ExitGuard`] first moves its local queue to the injector,
+//! wakes a worker if that left work queued, and deregisters the thread (design.md §3.2).
+//!
+//! # Nested `block_on`
+//! A task that calls [`crate::block_on`] keeps its worker busy for as long as the inner future
+//! takes. [`suspend_current`] spills the worker's local queue into the injector and hides the
+//! worker from `schedule` until the call returns, so tasks woken meanwhile are not stranded
+//! behind the blocked thread; the balancer sees the long poll and replaces the worker if needed.
+
+use std::cell::{Cell, RefCell};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::Rc;
+
+use async_task::Runnable;
+
+use crate::park::{Parked, Parker, Sleeper};
+use crate::pool::{pool, Pool};
+use crate::queue::{LocalQueue, LOCAL_QUEUE_CAPACITY};
+use crate::stats::Counters;
+use crate::sync::{Arc, AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+/// Every this many loop iterations a worker takes from the injector before its local queue.
+/// Go's `schedtick % 61` (a prime, so it doesn't beat with task patterns of period 2, 4, ...).
+pub(crate) const INJECTOR_INTERVAL: u64 = 61;
+
+/// The part of a worker other threads may look at. One per worker thread, shared through the
+/// pool's registry (balancer, stats) and the sleeper list (producers that wake it).
+#[derive(Debug)]
+pub(crate) struct WorkerShared {
+    /// Unique for the life of the process; names the thread (`smolscale-w{id}`).
+    pub(crate) id: usize,
+    /// Written only by this worker, read by the balancer and `stats()`; on its own cache line.
+    pub(crate) signals: CachePadded<Signals>,
+    /// Producers and the balancer unpark the worker through this.
+    pub(crate) parker: Parker,
+    /// The balancer's handle on the local queue, to move batches out of it.
+    pub(crate) stealer: st3::fifo::Stealer<Runnable>,
+    /// Set by the balancer (before it unparks us, which publishes it) to make the worker exit.
+    pub(crate) retire: AtomicBool,
+    /// Nanoseconds since the pool's epoch at which the worker last parked; 0 while awake.
+    /// Written by the worker (relaxed), read by the balancer to pick who retires.
+    pub(crate) parked_at: AtomicU64,
+}
+
+/// A worker's own published numbers.
+#[derive(Debug, Default)]
+pub(crate) struct Signals {
+    /// `2 × polls completed`, plus one while a poll is running. Relaxed stores by the worker; the
+    /// balancer compares samples and needs no ordering with anything else.
+    pub(crate) poll_seq: AtomicU64,
+    /// Local queue length as last published (relaxed; approximate by design).
+    pub(crate) local_len: AtomicUsize,
+    /// True while the task being polled sits in a nested `block_on`: the worker declared itself
+    /// blocked, so the balancer needn't wait out the stuck threshold (relaxed, like the rest).
+    pub(crate) in_block_on: AtomicBool,
+    /// Tasks spawned and finished on this thread.
+    pub(crate) counters: Counters,
+}
+
+/// Keeps a value on cache lines of its own (128 bytes: two lines, for the adjacent-line
+/// prefetcher on x86).
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub(crate) struct CachePadded<T>(pub(crate) T);
+
+impl<T> std::ops::Deref for CachePadded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl Sleeper for WorkerShared {
+    fn parker(&self) -> &Parker {
+        &self.parker
+    }
+}
+
+impl WorkerShared {
+    pub(crate) fn new(id: usize, stealer: st3::fifo::Stealer<Runnable>) -> Self {
+        Self {
+            id,
+            signals: CachePadded::default(),
+            parker: Parker::default(),
+            stealer,
+            retire: AtomicBool::new(false),
+            parked_at: AtomicU64::new(0),
+        }
+    }
+}
+
+/// The worker's own state, reachable from its thread through [`CURRENT`].
+struct Local {
+    pool: &'static Pool,
+    shared: Arc<WorkerShared>,
+    queue: LocalQueue,
+    /// Loop iterations, for the injector interval.
+    ticks: Cell<u64>,
+    /// Whether this worker counts in the sleepers' `num_searching` (it woke up with a token, or
+    /// re-checked its way out of parking, and hasn't found a task yet).
+    searching: Cell<bool>,
+}
+
+thread_local! {
+    /// The worker this thread is, while it runs its loop (and not inside a nested `block_on`).
+    static CURRENT: RefCell<Option<Rc<Local>>> = const { RefCell::new(None) };
+}
+
+/// The schedule function of every task: see `queue.rs` for where a task goes.
+pub(crate) fn schedule(runnable: Runnable) {
+    let mut runnable = Some(runnable);
+    // `try_with` fails only while this thread's locals are being destroyed; then this is not a
+    // running worker and the task goes to the injector like any other foreign wake-up.
+    let _ = CURRENT.try_with(|current| {
+        if let Some(local) = current.borrow().as_deref() {
+            if let Some(runnable) = runnable.take() {
+                local.push(runnable);
+            }
+        }
+    });
+    if let Some(runnable) = runnable {
+        pool().push_global(runnable);
+    }
+}
+
+/// Runs `f` with this thread's task counters: its worker's, or `None` off the pool.
+pub(crate) fn with_counters<R>(f: impl FnOnce(Option<&Counters>) -> R) -> R {
+    let mut f = Some(f);
+    if let Ok(Some(result)) = CURRENT.try_with(|current| {
+        current
+            .borrow()
+            .as_deref()
+            .map(|local| (f.take().unwrap())(Some(&local.shared.signals.counters)))
+    }) {
+        return result;
+    }
+    (f.take().unwrap())(None)
+}
+
+/// Hides the current worker (if this is one) for the life of the returned guard: its local queue
+/// goes to the injector now, and tasks scheduled from this thread meanwhile go there too.
+pub(crate) fn suspend_current() -> Option<Suspended> {
+    let local = CURRENT
+        .try_with(|current| current.borrow_mut().take())
+        .ok()??;
+    local
+        .shared
+        .signals
+        .in_block_on
+        .store(true, Ordering::Relaxed);
+    if local.queue.spill_all(&local.pool.injector) > 0 {
+        local.pool.notify();
+    }
+    Some(Suspended(Some(local)))
+}
+
+/// Restores the worker hidden by [`suspend_current`].
+pub(crate) struct Suspended(Option<Rc<Local>>);
+
+impl Drop for Suspended {
+    fn drop(&mut self) {
+        if let Some(local) = &self.0 {
+            local
+                .shared
+                .signals
+                .in_block_on
+                .store(false, Ordering::Relaxed);
+        }
+        let local = self.0.take();
+        let _ = CURRENT.try_with(|current| *current.borrow_mut() = local);
+    }
+}
+
+impl Local {
+    /// Queues a task scheduled on this worker's thread.
+    fn push(&self, runnable: Runnable) {
+        if let Err(runnable) = self.queue.push(runnable) {
+            // Full: keep the newer half here, send the older half and this task to the injector.
+            let injector = &self.pool.injector;
+            self.queue.spill(injector, |n| n / 2);
+            injector.push(runnable);
+            self.pool.notify();
+        }
+    }
+
+    /// The next task to run, in the order given in the module docs.
+    fn next_task(&self) -> Option<Runnable> {
+        let tick = self.ticks.get().wrapping_add(1);
+        self.ticks.set(tick);
+        if tick.is_multiple_of(INJECTOR_INTERVAL) {
+            self.shared
+                .signals
+                .local_len
+                .store(self.queue.len(), Ordering::Relaxed);
+            if let Some(runnable) = self.pool.injector.pop() {
+                return Some(runnable);
+            }
+        }
+        self.queue.pop().or_else(|| self.grab_from_injector())
+    }
+
+    /// Takes one task from the injector plus this worker's fair share of the rest.
+    fn grab_from_injector(&self) -> Option<Runnable> {
+        let injector = &self.pool.injector;
+        let first = injector.pop()?;
+        let share = (injector.len() / self.pool.threads().max(1)).min(LOCAL_QUEUE_CAPACITY / 2);
+        for _ in 0..share {
+            let Some(runnable) = injector.pop() else {
+                break;
+            };
+            // Can't fail: we only grab when the local queue is empty, and take at most half.
+            if let Err(runnable) = self.queue.push(runnable) {
+                injector.push(runnable);
+                break;
+            }
+        }
+        Some(first)
+    }
+
+    /// Polls one task, publishing `poll_seq` around it. A panic that escapes `run` (one from a
+    /// future's destructor, say) is caught here: the worker survives it (design.md §3.3).
+    fn run(&self, runnable: Runnable) {
+        let seq = &self.shared.signals.poll_seq;
+        let before = seq.load(Ordering::Relaxed);
+        seq.store(before + 1, Ordering::Relaxed);
+        if catch_unwind(AssertUnwindSafe(|| runnable.run())).is_err() {
+            log::error!(
+                "smolscale: a panic escaped a task's poll on worker {}; the worker keeps running",
+                self.shared.id
+            );
+        }
+        seq.store(before + 2, Ordering::Relaxed);
+    }
+
+    /// Called with a task in hand: stops searching, and if this was the last searcher while
+    /// more work waits in the injector, wakes another worker for it.
+    fn found_work(&self) {
+        let injector = &self.pool.injector;
+        if self.searching.replace(false) && self.pool.sleepers.found_work(|| !injector.is_empty()) {
+            self.pool.notify();
+        }
+    }
+
+    /// Parks until there is work. Returns false if the worker must exit instead.
+    fn park(&self) -> bool {
+        let pool = self.pool;
+        let sleepers = &pool.sleepers;
+        self.shared.signals.local_len.store(0, Ordering::Relaxed);
+        self.shared
+            .parked_at
+            .store(pool.now_nanos(), Ordering::Relaxed);
+        let was_searching = self.searching.replace(false);
+        let parked = sleepers.park(&self.shared, was_searching, || {
+            !self.queue.is_empty() || !pool.injector.is_empty()
+        });
+        self.shared.parked_at.store(0, Ordering::Relaxed);
+        if parked == Parked::Woken && self.shared.retire.load(Ordering::Acquire) {
+            return false;
+        }
+        // Re-checked or woken with a producer's token: either way we are searching now.
+        self.searching.set(true);
+        if parked == Parked::Woken {
+            pool.balancer.poke();
+        }
+        true
+    }
+}
+
+/// The body of a worker thread. `searching`: whether it starts with a producer's token.
+pub(crate) fn run(
+    pool: &'static Pool,
+    shared: Arc<WorkerShared>,
+    queue: LocalQueue,
+    searching: bool,
+) {
+    let local = Rc::new(Local {
+        pool,
+        shared,
+        queue,
+        ticks: Cell::new(0),
+        searching: Cell::new(searching),
+    });
+    CURRENT.with(|current| *current.borrow_mut() = Some(local.clone()));
+    let _exit = ExitGuard(&local);
+    pool.balancer.poke();
+    loop {
+        match local.next_task() {
+            Some(runnable) => {
+                local.found_work();
+                local.run(runnable);
+            }
+            None => {
+                if !local.park() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Leaves nothing behind when a worker thread ends, however it ends.
+struct ExitGuard<'a>(&'a Rc<Local>);
+
+impl Drop for ExitGuard<'_> {
+    fn drop(&mut self) {
+        let local = self.0;
+        let pool = local.pool;
+        let _ = CURRENT.try_with(|current| current.borrow_mut().take());
+        let unwinding = std::thread::panicking();
+        if unwinding {
+            // Only a bug in the scheduler itself gets here; make sure nobody counts on us.
+            pool.sleepers.cancel_idle(&local.shared);
+            if local.searching.replace(false) {
+                pool.sleepers.end_search();
+            }
+        }
+        local.queue.spill_all(&pool.injector);
+        pool.worker_exited(&local.shared, unwinding);
+        if !pool.injector.is_empty() {
+            pool.notify();
+        }
+    }
+}
