@@ -1,0 +1,101 @@
+//! Bounded growth (design.md §3.5): threads never exceed `max_threads`, growth stops there with
+//! a single warning, and a task that blocks forever costs one thread and nothing more.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{block_on_within, capture_logs, logged, wait_until};
+
+const LIMIT: Duration = Duration::from_secs(120);
+const TARGET: usize = 2;
+const MAX_THREADS: usize = 5;
+
+#[test]
+fn threads_stay_under_the_cap_and_a_forever_blocked_task_keeps_one() {
+    capture_logs();
+    smolscale::Builder::new()
+        .threads(TARGET)
+        .max_threads(MAX_THREADS)
+        // 1 ms blocks count as stuck, so 10 000 of them push hard against the cap.
+        .stuck_threshold(Duration::from_millis(1))
+        .retire_after(Duration::from_millis(200))
+        .install()
+        .unwrap();
+
+    // Sample the thread count from a plain thread for the whole test.
+    let stop = Arc::new(AtomicBool::new(false));
+    let most = Arc::new(AtomicUsize::new(0));
+    let sampler = {
+        let (stop, most) = (stop.clone(), most.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                most.fetch_max(smolscale::running_threads(), Ordering::SeqCst);
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        })
+    };
+
+    // 10 000 tasks that each block for 1 ms.
+    block_on_within(LIMIT, "10 000 tasks blocking 1 ms each", async {
+        let tasks: Vec<_> = (0..10_000)
+            .map(|_| smolscale::spawn(async { std::thread::sleep(Duration::from_millis(1)) }))
+            .collect();
+        for task in tasks {
+            task.await;
+        }
+    });
+    let most_during_load = most.load(Ordering::SeqCst);
+    assert!(
+        most_during_load <= MAX_THREADS,
+        "{most_during_load} threads > cap {MAX_THREADS}"
+    );
+    assert!(
+        most_during_load > TARGET,
+        "the load should have grown the pool ({most_during_load})"
+    );
+    let warnings = logged("max_threads");
+    assert_eq!(
+        warnings.len(),
+        1,
+        "one warning while growth stays blocked at the cap, not one per tick: {warnings:?}"
+    );
+
+    // A task that blocks "forever" (until the end of the test) keeps one thread...
+    let release = Arc::new(AtomicBool::new(false));
+    let forever = {
+        let release = release.clone();
+        smolscale::spawn(async move {
+            while !release.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+    };
+    // ...while the pool keeps serving everything else.
+    for _ in 0..3 {
+        let sum = block_on_within(LIMIT, "work beside a blocked task", async {
+            let tasks: Vec<_> = (0..10_000u64)
+                .map(|i| smolscale::spawn(async move { i }))
+                .collect();
+            let mut sum = 0;
+            for task in tasks {
+                sum += task.await;
+            }
+            sum
+        });
+        assert_eq!(sum, (0..10_000u64).sum::<u64>());
+    }
+    // ...and nothing more: once the surplus retires, target + the one blocked thread remain.
+    wait_until(LIMIT, "surplus retires around the blocked task", || {
+        let stats = smolscale::stats();
+        stats.threads == TARGET + 1 && stats.parked == TARGET
+    });
+    assert!(most.load(Ordering::SeqCst) <= MAX_THREADS);
+
+    release.store(true, Ordering::SeqCst);
+    block_on_within(LIMIT, "the blocked task ends", forever);
+    stop.store(true, Ordering::SeqCst);
+    common::on_thread_within(LIMIT, "sampler stops", move || sampler.join().unwrap());
+}

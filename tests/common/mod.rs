@@ -1,0 +1,131 @@
+//! Helpers shared by the integration tests: waits that fail loudly, CPU accounting, a log
+//! capture. Each test file includes this with `mod common;` and uses what it needs.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::sync::{Mutex, Once};
+use std::time::{Duration, Instant};
+
+use futures_lite::FutureExt;
+
+/// Awaits `future`, panicking with `what` if it takes longer than `limit`.
+pub async fn within<T>(limit: Duration, what: &str, future: impl Future<Output = T>) -> T {
+    future
+        .or(async {
+            async_io::Timer::after(limit).await;
+            panic!("timed out after {limit:?}: {what}");
+        })
+        .await
+}
+
+/// `smolscale::block_on(within(limit, what, future))`.
+pub fn block_on_within<T>(limit: Duration, what: &str, future: impl Future<Output = T>) -> T {
+    smolscale::block_on(within(limit, what, future))
+}
+
+/// Waits until `condition` holds, polling every millisecond; panics after `limit`.
+pub fn wait_until(limit: Duration, what: &str, mut condition: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !condition() {
+        assert!(start.elapsed() < limit, "timed out after {limit:?}: {what}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Runs `f` on a plain thread and waits for its result, panicking after `limit`.
+pub fn on_thread_within<T: Send + 'static>(
+    limit: Duration,
+    what: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (send, recv) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = send.send(f());
+    });
+    match recv.recv_timeout(limit) {
+        Ok(value) => value,
+        Err(err) => panic!("{what}: no result after {limit:?} ({err})"),
+    }
+}
+
+/// CPU time used by every thread of this process so far (Linux: the sum of
+/// `/proc/self/task/*/schedstat`, nanosecond resolution).
+pub fn process_cpu_time() -> Duration {
+    let mut total = 0u64;
+    for task in std::fs::read_dir("/proc/self/task").expect("/proc/self/task") {
+        let path = task.expect("task entry").path().join("schedstat");
+        if let Ok(text) = std::fs::read_to_string(path) {
+            total += text
+                .split_whitespace()
+                .next()
+                .and_then(|ns| ns.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
+    Duration::from_nanos(total)
+}
+
+/// Threads in this process (Linux).
+pub fn process_threads() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .expect("/proc/self/task")
+        .count()
+}
+
+/// Names of this process's threads (Linux).
+pub fn thread_names() -> Vec<String> {
+    std::fs::read_dir("/proc/self/task")
+        .expect("/proc/self/task")
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .map(|name| name.trim().to_string())
+        .collect()
+}
+
+/// Every log record at warn level or above, plus debug records from smolscale.
+static LOGGED: Mutex<Vec<(log::Level, String)>> = Mutex::new(Vec::new());
+
+struct Capture;
+
+impl log::Log for Capture {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.level() <= log::Level::Debug
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if self.enabled(record.metadata()) {
+            LOGGED
+                .lock()
+                .unwrap()
+                .push((record.level(), record.args().to_string()));
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+/// Installs the log capture (once per test binary).
+pub fn capture_logs() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        log::set_logger(&Capture).expect("no other logger");
+        log::set_max_level(log::LevelFilter::Debug);
+    });
+}
+
+/// Log records captured so far that contain `needle`.
+pub fn logged(needle: &str) -> Vec<(log::Level, String)> {
+    LOGGED
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, text)| text.contains(needle))
+        .cloned()
+        .collect()
+}
+
+/// Installs a pool configuration shared by every test in a binary (the first caller wins;
+/// later calls must find the pool already configured).
+pub fn install_once(builder: impl FnOnce() -> smolscale::Builder) {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| builder().install().expect("install before any spawn"));
+}
