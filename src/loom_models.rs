@@ -1,14 +1,16 @@
 //! loom models of the scheduling protocols (design.md §3, starred invariants).
 //!
-//! Run with `RUSTFLAGS="--cfg smolscale_loom" cargo test --lib --release loom_models` (`.ci/run` does).
+//! Run with `RUSTFLAGS="--cfg smolscale_loom --cfg st3_loom" cargo test --lib --release
+//! loom_models` (`.ci/run` does; `st3_loom` puts st3's local queues under the same model).
 //! Each model drives the real protocol code (`park.rs`, `queue.rs`) on loom's primitives; a
-//! lost wake-up shows up as loom reporting that every thread is blocked.
+//! lost wake-up shows up as loom reporting that every thread is blocked, a lost task as a count
+//! that comes up short.
 
 use async_task::Runnable;
 use loom::thread;
 
 use crate::park::{Notified, Parker, Sleeper, Sleepers};
-use crate::queue::Injector;
+use crate::queue::{steal_into_injector, Injector, LocalQueue};
 use crate::sync::Arc;
 
 #[derive(Default)]
@@ -35,7 +37,19 @@ fn check(preemptions: usize, model: impl Fn() + Sync + Send + 'static) {
 
 /// A runnable that does nothing when run (its schedule function is never called here).
 fn runnable() -> Runnable {
-    let (runnable, task) = async_task::spawn(async {}, |_| {});
+    counted(&std::sync::Arc::default())
+}
+
+/// A runnable that adds one to `runs` when run. (A plain std atomic: it is the model's
+/// bookkeeping, not part of the protocol under test.)
+fn counted(runs: &std::sync::Arc<std::sync::atomic::AtomicUsize>) -> Runnable {
+    let runs = runs.clone();
+    let (runnable, task) = async_task::spawn(
+        async move {
+            runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        },
+        |_| {},
+    );
     task.detach();
     runnable
 }
@@ -125,5 +139,87 @@ fn two_producers_two_workers() {
             handle.join().unwrap();
         }
         assert_eq!(sleepers.searching(), 0);
+    });
+}
+
+/// §3.2: a worker that retires hands its local queue to the injector (then wakes a worker if the
+/// injector holds work, as `worker::ExitGuard` does) while a producer schedules another task. A
+/// searching worker must end up running all three.
+#[test]
+fn retiring_worker_hands_over_its_queue() {
+    check(2, || {
+        let sleepers = Arc::new(Sleepers::<TestWorker>::default());
+        let injector = Arc::new(Injector::default());
+        let retiring = LocalQueue::new();
+        for _ in 0..2 {
+            retiring.push(runnable()).unwrap();
+        }
+        let worker = Arc::new(TestWorker::default());
+        sleepers.add_searcher();
+
+        let w = {
+            let (sleepers, injector, worker) = (sleepers.clone(), injector.clone(), worker.clone());
+            thread::spawn(move || worker_loop(&sleepers, &injector, &worker, 3))
+        };
+        let r = {
+            let (sleepers, injector) = (sleepers.clone(), injector.clone());
+            thread::spawn(move || {
+                retiring.spill_all(&injector);
+                if !injector.is_empty() {
+                    sleepers.notify_one();
+                }
+            })
+        };
+        injector.push(runnable());
+        sleepers.notify_one();
+        r.join().unwrap();
+        w.join().unwrap();
+    });
+}
+
+/// §3.4: the balancer evacuates a stuck worker's local queue while that worker is still pushing
+/// into it; then the worker's poll returns and it runs what is left. Every task runs exactly
+/// once, whoever ends up with it.
+#[test]
+fn evacuation_races_with_pushes() {
+    check(3, || {
+        let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let injector = Arc::new(Injector::default());
+        let stuck = LocalQueue::new();
+        let stealer = stuck.stealer();
+        stuck.push(counted(&runs)).unwrap();
+
+        let w = {
+            let runs = runs.clone();
+            thread::spawn(move || {
+                // Still inside its long poll: it schedules more work locally...
+                stuck.push(counted(&runs)).unwrap();
+                stuck.push(counted(&runs)).unwrap();
+                // ...then the poll returns and it runs whatever the balancer left it.
+                while let Some(runnable) = stuck.pop() {
+                    runnable.run();
+                }
+            })
+        };
+        let b = {
+            let injector = injector.clone();
+            thread::spawn(move || {
+                let scratch = LocalQueue::new();
+                steal_into_injector(&stealer, &scratch, &injector, |n| n)
+            })
+        };
+        w.join().unwrap();
+        let moved = b.join().unwrap();
+        let mut evacuated = 0;
+        while let Some(runnable) = injector.pop() {
+            runnable.run();
+            evacuated += 1;
+        }
+        assert_eq!(moved, evacuated);
+        assert_eq!(
+            runs.load(std::sync::atomic::Ordering::SeqCst),
+            3,
+            "a task was lost"
+        );
     });
 }

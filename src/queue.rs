@@ -118,7 +118,8 @@ impl LocalQueue {
     }
 
     /// Moves every task into the injector. Used when the worker stops running its queue
-    /// (retirement, unwinding, a nested `block_on`) and by the balancer's scratch queue.
+    /// (retirement, unwinding, a nested `block_on`) and by the balancer's scratch queue. The
+    /// caller wakes a worker afterwards if the injector holds work (design.md §3.2).
     pub(crate) fn spill_all(&self, injector: &Injector) -> usize {
         let mut moved = 0;
         while let Some(runnable) = self.pop() {
