@@ -5,20 +5,20 @@
 //!
 //! 1. **Stuck workers.** A worker whose `poll_seq` has stayed at the same odd value for the
 //!    stuck threshold is in one long poll (a blocking call, a CPU loop, a nested `block_on`).
-//!    Its local queue is moved to the injector at once, and parked workers are woken for it.
+//!    Its local queue is moved to the spill lane at once, and parked workers are woken for it.
 //! 2. **Replacement.** If stuck workers leave fewer than the target parallelism able to run
-//!    while work waits in the injector and no worker is parked, threads are started, as many as
+//!    while work waits in a global lane and no worker is parked, threads are started, as many as
 //!    are missing, each taking a token from a bucket (a burst of `2 × target`, then one per
 //!    25 ms, backing off to 250 ms while starts continue) and never beyond `max_threads`.
 //! 3. **Imbalance.** A running worker whose queue is longer than 117 % of the average, and by
-//!    at least 2 tasks, gives half the difference (at most 64 tasks) to the injector
+//!    at least 2 tasks, gives half the difference (at most 64 tasks) to the spill lane
 //!    (Linux's `imbalance_pct`; tokio's and smolscale 0.4's "steal half, at most 64").
 //! 4. **Retirement.** While there are more un-stuck workers than the target, the worker parked
 //!    longest retires once it has been parked for the retirement period; one per tick.
 //!
 //! # How it sleeps
 //! It ticks every 1 ms while anything happens, doubling the period after 50 quiet ticks up to
-//! 10 ms. When a sample finds every worker parked and the injector empty, it sleeps with no
+//! 10 ms. When a sample finds every worker parked and both global lanes empty, it sleeps with no
 //! timeout at all (or until the next surplus worker's retirement is due): an idle pool makes no
 //! periodic wake-ups (design.md §3.6). The handshake that makes that safe is Dekker's again: the
 //! balancer sets `sleeping` and then re-reads the parked and thread counts (all SeqCst); a worker
@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 
 use crate::park::Parker;
 use crate::pool::{Pool, StartReason};
-use crate::queue::{steal_into_injector, LocalQueue};
+use crate::queue::{steal_into, LocalQueue};
 use crate::sync::{Arc, AtomicBool, Ordering};
 use crate::worker::WorkerShared;
 
@@ -125,7 +125,7 @@ struct Balancer {
     /// Per worker id.
     observed: HashMap<usize, Observation>,
     /// st3 moves batches only between its own queues: stolen tasks pass through here on their
-    /// way to the injector.
+    /// way to the spill lane.
     scratch: LocalQueue,
     /// This tick's copy of the worker list (reused to avoid allocating every tick).
     workers: Vec<Arc<WorkerShared>>,
@@ -197,7 +197,7 @@ impl Balancer {
             if in_poll && (declared || polling_for >= pool.config.stuck_threshold) {
                 stuck += 1;
                 declared_stuck += usize::from(declared);
-                let n = steal_into_injector(&worker.stealer, &self.scratch, &pool.injector, |n| n);
+                let n = steal_into(&worker.stealer, &self.scratch, &pool.spill, |n| n);
                 if n > 0 {
                     log::trace!(
                         "smolscale: moved {n} tasks off worker {} (stuck for {polling_for:?})",
@@ -223,7 +223,7 @@ impl Balancer {
         }
         pool.stuck.store(stuck, Ordering::Relaxed);
 
-        if !pool.injector.is_empty() {
+        if pool.has_global_work() {
             pool.notify();
             if stuck > 0 && unstuck < pool.target() && pool.sleepers.parked() == 0 {
                 self.replace(stuck, declared_stuck, pool.target() - unstuck, now);
@@ -249,9 +249,7 @@ impl Balancer {
             let len = worker.signals.local_len.load(Ordering::Relaxed);
             if len * 100 > average * IMBALANCE_PERCENT && len >= average + MIN_IMBALANCE {
                 let want = ((len - average) / 2).clamp(1, MAX_MOVE);
-                let n = steal_into_injector(&worker.stealer, &self.scratch, &pool.injector, |n| {
-                    want.min(n)
-                });
+                let n = steal_into(&worker.stealer, &self.scratch, &pool.spill, |n| want.min(n));
                 if n > 0 {
                     log::trace!(
                         "smolscale: moved {n} tasks off worker {} (queue {len}, average {average})",
@@ -339,10 +337,10 @@ impl Balancer {
             }
         }
         let signal = &pool.balancer;
-        if pool.sleepers.parked() == pool.threads() && pool.injector.is_empty() {
+        if pool.sleepers.parked() == pool.threads() && !pool.has_global_work() {
             signal.sleeping.store(true, Ordering::SeqCst);
             // Re-read after announcing (pairs with `poke` after a count changes).
-            if pool.sleepers.parked() == pool.threads() && pool.injector.is_empty() {
+            if pool.sleepers.parked() == pool.threads() && !pool.has_global_work() {
                 signal.parker.park_until(self.retirement_due());
                 signal.sleeping.store(false, Ordering::SeqCst);
                 self.period = MIN_PERIOD;

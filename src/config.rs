@@ -29,15 +29,15 @@ pub const DEFAULT_STUCK_THRESHOLD: Duration = Duration::from_millis(5);
 pub const DEFAULT_RETIRE_AFTER: Duration = Duration::from_secs(10);
 
 /// Environment variable: target parallelism (worker threads running tasks at once).
-pub const ENV_THREADS: &str = "SMOLSCALE_THREADS";
+pub(crate) const ENV_THREADS: &str = "SMOLSCALE_THREADS";
 /// Environment variable: hard cap on worker threads, stuck ones included.
-pub const ENV_MAX_THREADS: &str = "SMOLSCALE_MAX_THREADS";
+pub(crate) const ENV_MAX_THREADS: &str = "SMOLSCALE_MAX_THREADS";
 /// Environment variable: smolscale 0.4's single-threaded switch (target parallelism 1).
-pub const ENV_SINGLE: &str = "SMOLSCALE_SINGLE";
+pub(crate) const ENV_SINGLE: &str = "SMOLSCALE_SINGLE";
 /// Environment variable: stuck threshold in milliseconds.
-pub const ENV_STUCK_MS: &str = "SMOLSCALE_STUCK_MS";
+pub(crate) const ENV_STUCK_MS: &str = "SMOLSCALE_STUCK_MS";
 /// Environment variable: retirement period of surplus threads in milliseconds.
-pub const ENV_RETIRE_MS: &str = "SMOLSCALE_RETIRE_MS";
+pub(crate) const ENV_RETIRE_MS: &str = "SMOLSCALE_RETIRE_MS";
 
 /// Every variable smolscale reads, for the warning about unknown `SMOLSCALE_*` names.
 const KNOWN_VARS: [&str; 5] = [
@@ -49,6 +49,18 @@ const KNOWN_VARS: [&str; 5] = [
 ];
 
 /// Why a configuration was refused.
+///
+/// ```
+/// let err = smolscale::Builder::new().threads(100_000).install().unwrap_err();
+/// match err {
+///     smolscale::ConfigError::Invalid { setting, value, expected } => {
+///         assert_eq!(setting, "Builder::threads");
+///         assert_eq!(value, "100000");
+///         assert!(expected.starts_with("a whole number from 1 to"));
+///     }
+///     other => panic!("unexpected {other}"),
+/// }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ConfigError {
@@ -194,6 +206,11 @@ impl Builder {
 
     /// Target parallelism: how many worker threads run tasks at once when none is stuck
     /// (default: the number of CPUs). Accepted: 1 to [`THREADS_LIMIT`].
+    ///
+    /// ```
+    /// let err = smolscale::Builder::new().threads(0).install().unwrap_err();
+    /// assert!(err.to_string().contains("Builder::threads"));
+    /// ```
     pub fn threads(mut self, threads: usize) -> Self {
         self.threads = Some(threads);
         self.threads_from = "Builder::threads";
@@ -202,6 +219,11 @@ impl Builder {
 
     /// Cap on worker threads, counting stuck ones (default: target + [`DEFAULT_SPARE_THREADS`]).
     /// Accepted: at least the target parallelism, at most [`THREADS_LIMIT`].
+    ///
+    /// ```
+    /// let err = smolscale::Builder::new().threads(8).max_threads(4).install().unwrap_err();
+    /// assert!(err.to_string().contains("from the target parallelism (8)"));
+    /// ```
     pub fn max_threads(mut self, max_threads: usize) -> Self {
         self.max_threads = Some(max_threads);
         self.max_threads_from = "Builder::max_threads";
@@ -210,6 +232,12 @@ impl Builder {
 
     /// How long a single poll may run, while other work waits, before the worker running it
     /// counts as stuck (default [`DEFAULT_STUCK_THRESHOLD`]). Accepted: 1 ms to 60 s.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let builder = smolscale::Builder::new().stuck_threshold(Duration::from_millis(20));
+    /// # let _ = builder;
+    /// ```
     pub fn stuck_threshold(mut self, threshold: Duration) -> Self {
         self.stuck_threshold = Some(threshold);
         self
@@ -217,6 +245,12 @@ impl Builder {
 
     /// How long a surplus worker stays parked before its thread exits (default
     /// [`DEFAULT_RETIRE_AFTER`]). Accepted: 1 ms to 24 h.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let builder = smolscale::Builder::new().retire_after(Duration::from_secs(60));
+    /// # let _ = builder;
+    /// ```
     pub fn retire_after(mut self, period: Duration) -> Self {
         self.retire_after = Some(period);
         self
@@ -236,6 +270,13 @@ impl Builder {
     /// Fails with [`ConfigError::AlreadyStarted`] once anything has been spawned (or a builder
     /// installed), and with [`ConfigError::Invalid`] for a value out of range. Threads still
     /// start lazily, when work arrives.
+    ///
+    /// ```
+    /// smolscale::Builder::new().threads(1).install().unwrap();
+    /// assert_eq!(smolscale::running_threads(), 0); // nothing started yet
+    /// smolscale::block_on(smolscale::spawn(async {}));
+    /// assert_eq!(smolscale::running_threads(), 1);
+    /// ```
     pub fn install(self) -> Result<(), ConfigError> {
         let config = self.validate()?;
         crate::pool::install(config)

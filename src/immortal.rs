@@ -76,6 +76,18 @@ impl Immortal {
 }
 
 /// How [`Immortal::respawn`] waits before running its future again.
+///
+/// ```
+/// use std::time::Duration;
+/// use smolscale::immortal::{Immortal, RespawnStrategy};
+///
+/// // Poll something every 100 to 200 ms, forever (until dropped).
+/// let poller = Immortal::respawn(
+///     RespawnStrategy::JitterDelay(Duration::from_millis(100), Duration::from_millis(200)),
+///     || async { /* check for news */ },
+/// );
+/// drop(poller);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RespawnStrategy {
     /// Right away (after yielding once, so other tasks run).

@@ -64,7 +64,7 @@ mod loom_models;
 pub use async_task::{FallibleTask, Task};
 pub use config::{
     Builder, ConfigError, DEFAULT_RETIRE_AFTER, DEFAULT_SPARE_THREADS, DEFAULT_STUCK_THRESHOLD,
-    ENV_MAX_THREADS, ENV_RETIRE_MS, ENV_SINGLE, ENV_STUCK_MS, ENV_THREADS, THREADS_LIMIT,
+    THREADS_LIMIT,
 };
 pub use stats::Stats;
 

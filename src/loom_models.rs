@@ -10,7 +10,7 @@ use async_task::Runnable;
 use loom::thread;
 
 use crate::park::{Notified, Parker, Sleeper, Sleepers};
-use crate::queue::{steal_into_injector, Injector, LocalQueue};
+use crate::queue::{steal_into, Injector, LocalQueue};
 use crate::sync::Arc;
 
 #[derive(Default)]
@@ -205,7 +205,7 @@ fn evacuation_races_with_pushes() {
             let injector = injector.clone();
             thread::spawn(move || {
                 let scratch = LocalQueue::new();
-                steal_into_injector(&stealer, &scratch, &injector, |n| n)
+                steal_into(&stealer, &scratch, &injector, |n| n)
             })
         };
         w.join().unwrap();

@@ -1,7 +1,7 @@
 //! The global pool: its queues and sleepers, the worker registry, and the life of a thread.
 //!
 //! # When a thread starts
-//! - **On demand** (`notify`): work was pushed to the injector, no worker is parked or
+//! - **On demand** (`notify`): work was pushed to a global lane, no worker is parked or
 //!   searching, and fewer threads exist than the target parallelism. The producer starts one,
 //!   and hands it the searching token. This is the only way the pool grows from cold, so it
 //!   never starts more threads than queued work asks for.
@@ -96,8 +96,10 @@ impl fmt::Display for StartReason {
 #[derive(Debug)]
 pub(crate) struct Pool {
     pub(crate) config: Config,
-    /// Tasks scheduled from outside any worker, overflow, and what the balancer moves.
+    /// Tasks woken or spawned outside the pool's workers (`queue.rs`).
     pub(crate) injector: Injector,
+    /// Tasks the pool redistributes: overflow, balancer moves, hand-overs (`queue.rs`).
+    pub(crate) spill: Injector,
     /// Parked workers and the searching count: the wake-up protocol (`park.rs`).
     pub(crate) sleepers: Sleepers<WorkerShared>,
     /// The balancer's wake-up line.
@@ -133,6 +135,7 @@ impl Pool {
         Self {
             config,
             injector: Injector::default(),
+            spill: Injector::default(),
             sleepers: Sleepers::default(),
             balancer: BalancerSignal::default(),
             workers: Mutex::new(Vec::new()),
@@ -173,13 +176,18 @@ impl Pool {
         self.epoch + std::time::Duration::from_nanos(nanos.saturating_sub(1))
     }
 
+    /// Whether either global lane holds work.
+    pub(crate) fn has_global_work(&self) -> bool {
+        !self.injector.is_empty() || !self.spill.is_empty()
+    }
+
     /// Queues a task scheduled from outside the pool's workers.
     pub(crate) fn push_global(&'static self, runnable: Runnable) {
         self.injector.push(runnable);
         self.notify();
     }
 
-    /// Wakes a worker for work just pushed into the injector, or starts one if the pool is
+    /// Wakes a worker for work just pushed into a global lane, or starts one if the pool is
     /// below its target (see the module docs).
     pub(crate) fn notify(&'static self) {
         if self.sleepers.notify_one() == Notified::NoneParked
@@ -284,7 +292,7 @@ impl Pool {
             parked: self.sleepers.parked(),
             searching: self.sleepers.searching(),
             stuck: self.stuck.load(Ordering::Relaxed),
-            queued_global: self.injector.len(),
+            queued_global: self.injector.len() + self.spill.len(),
             polls: self.polls_of_exited.load(Ordering::Relaxed),
             moved: self.moved.load(Ordering::Relaxed),
             threads_started: self.threads_started.load(Ordering::Relaxed),

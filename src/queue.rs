@@ -1,29 +1,36 @@
-//! The two kinds of run queue: one global injector and one local queue per worker.
+//! The run queues: one local queue per worker, and two global lanes.
 //!
 //! Where a woken task goes (the whole rule, implemented in `worker::schedule`):
 //! - woken or spawned **on a worker thread** while it runs a task: the back of that worker's
 //!   local queue. Nobody is woken: the worker itself will get to it, and if it doesn't (a stuck
 //!   poll) the balancer moves it out;
-//! - the local queue is **full**: half of it and the new task go to the injector, and one parked
-//!   worker is woken for them (Go's `runqputslow`);
-//! - woken **anywhere else** (a timer, a socket, a plain thread, `block_on`): the injector, and
-//!   one parked worker is woken if no worker is already searching (`park.rs`).
+//! - woken **anywhere else** (a timer, a socket, a plain thread, `block_on`): the **injector**
+//!   lane, and one parked worker is woken if no worker is already searching (`park.rs`);
+//! - work the pool **redistributes**: the **spill** lane. That is half of a full local queue
+//!   plus the new task (Go's `runqputslow`), what the balancer moves out of stuck or overloaded
+//!   workers, and the queue of a worker that retires or blocks in a nested `block_on`. A parked
+//!   worker is woken for it too.
+//!
+//! Why two lanes: tasks woken from outside are waiting on the world (a timer, a socket, another
+//! thread) and are served ahead of local work, while spilled tasks were already queued and are
+//! served at the pace of local work. In one shared FIFO, a timer's wake-up queued behind hundreds
+//! of spilled busy tasks and fired 120 ms late, and 10 000 spawns from a plain thread took
+//! seconds to drain past busy workers (see BENCHMARKS.md).
 
 use async_task::Runnable;
 
 /// Capacity of each worker's local queue (a power of two, as st3 requires).
 ///
-/// 256 is tokio's and Go's figure. Larger queues overflow into the shared injector less often,
-/// but everything in a local queue is invisible to other workers until the balancer moves it, so
-/// a long local queue is latency the balancer has to repair. With 1000 busy tasks on 2 workers
-/// (the timer-lateness workload) the overflow path carries the rest at no measurable cost.
+/// 256 is tokio's and Go's figure. Larger queues overflow into the spill lane less often, but
+/// everything in a local queue is invisible to other workers until the balancer moves it, so a
+/// long local queue is latency the balancer has to repair.
 pub(crate) const LOCAL_QUEUE_CAPACITY: usize = 256;
 
-/// The global injector: an unbounded multi-producer multi-consumer FIFO queue.
+/// A global lane (the injector or the spill lane): an unbounded multi-producer multi-consumer
+/// FIFO queue.
 ///
-/// Anyone may push (any thread, at any time); workers pop one task or grab a batch; the balancer
-/// pushes what it moves out of local queues. FIFO, so a task woken from outside the pool waits
-/// behind at most what was queued before it.
+/// Anyone may push (any thread, at any time); workers pop one task or grab a batch. FIFO, so a
+/// task waits behind at most what was queued in the same lane before it.
 #[derive(Debug, Default)]
 pub(crate) struct Injector {
     #[cfg(not(smolscale_loom))]
@@ -108,38 +115,43 @@ impl LocalQueue {
         self.queue.capacity() - self.queue.spare_capacity()
     }
 
-    /// Moves up to `count(len)` tasks from the front into the injector; returns how many moved.
+    /// Room left before `push` fails.
+    pub(crate) fn spare(&self) -> usize {
+        self.queue.spare_capacity()
+    }
+
+    /// Moves up to `count(len)` tasks from the front into a global lane; returns how many moved.
     /// Moves nothing if the balancer is taking a batch at this very moment.
-    pub(crate) fn spill(&self, injector: &Injector, count: impl FnMut(usize) -> usize) -> usize {
+    pub(crate) fn spill(&self, lane: &Injector, count: impl FnMut(usize) -> usize) -> usize {
         match self.queue.drain(count) {
-            Ok(batch) => batch.map(|runnable| injector.push(runnable)).count(),
+            Ok(batch) => batch.map(|runnable| lane.push(runnable)).count(),
             Err(_) => 0,
         }
     }
 
-    /// Moves every task into the injector. Used when the worker stops running its queue
+    /// Moves every task into a global lane. Used when the worker stops running its queue
     /// (retirement, unwinding, a nested `block_on`) and by the balancer's scratch queue. The
-    /// caller wakes a worker afterwards if the injector holds work (design.md §3.2).
-    pub(crate) fn spill_all(&self, injector: &Injector) -> usize {
+    /// caller wakes a worker afterwards if the lane holds work (design.md §3.2).
+    pub(crate) fn spill_all(&self, lane: &Injector) -> usize {
         let mut moved = 0;
         while let Some(runnable) = self.pop() {
-            injector.push(runnable);
+            lane.push(runnable);
             moved += 1;
         }
         moved
     }
 }
 
-/// Moves up to `count(len)` tasks out of another worker's local queue into the injector, through
-/// `scratch` (st3 moves batches only between its own queues). Balancer only.
-pub(crate) fn steal_into_injector(
+/// Moves up to `count(len)` tasks out of another worker's local queue into a global lane,
+/// through `scratch` (st3 moves batches only between its own queues). Balancer only.
+pub(crate) fn steal_into(
     stealer: &st3::fifo::Stealer<Runnable>,
     scratch: &LocalQueue,
-    injector: &Injector,
+    lane: &Injector,
     count: impl FnMut(usize) -> usize,
 ) -> usize {
     match stealer.steal(&scratch.queue, count) {
-        Ok(_) => scratch.spill_all(injector),
+        Ok(_) => scratch.spill_all(lane),
         Err(_) => 0,
     }
 }

@@ -66,7 +66,7 @@ pub struct Stats {
     pub searching: usize,
     /// Workers the balancer last saw stuck in one poll for longer than the stuck threshold.
     pub stuck: usize,
-    /// Tasks waiting in the global injector.
+    /// Tasks waiting in the global lanes (the injector and the spill lane).
     pub queued_global: usize,
     /// Tasks waiting in workers' local queues (as the workers last published it).
     pub queued_local: usize,

@@ -2,13 +2,20 @@
 //!
 //! # Where work comes from
 //! Each loop iteration takes one task, in this order:
-//! 1. every [`INJECTOR_INTERVAL`]th iteration, one task from the injector first, so tasks woken
-//!    from outside the pool (timers, sockets, other threads) are never starved by a worker whose
-//!    local queue never runs dry (design.md §3.7; smolscale 0.4 read its global queue only when
-//!    idle and let a timer fire 0.58 s late);
-//! 2. the local queue (FIFO: a task that yields goes behind everything already queued);
-//! 3. a batch from the injector: its fair share (`len / threads + 1`, at most half a local queue);
-//! 4. nothing: park (the handshake in `park.rs`).
+//! 1. the injector, if it holds a task and the previous task came from the local queue: one
+//!    task to run now plus a fair share appended to the local queue. Tasks woken from outside
+//!    the pool (timers, sockets, other threads) are waiting on the world and go first, yet never
+//!    twice in a row while local work waits, and a backlog joins the local queue in batches, so
+//!    a busy task gets its fair turn among thousands of spawned ones, not every other poll
+//!    (smolscale 0.4 read its global queue only when idle and let a timer fire 0.58 s late);
+//! 2. every [`SPILL_INTERVAL`]th iteration, a fair share of the spill lane (design.md §3.7: the
+//!    global queue is read at least every 61 polls, Go's figure), appended to the local queue;
+//! 3. the local queue (FIFO: a task that yields goes behind everything already queued);
+//! 4. the local queue is empty: a fair share of the injector, else of the spill lane;
+//! 5. nothing: park (the handshake in `park.rs`).
+//!
+//! A fair share is `len / threads + 1` tasks, at most half the local queue's free room, so a
+//! burst spreads over the workers woken for it and a worker never overflows what it just took.
 //!
 //! A worker never looks at another worker's queue; moving work between workers is the
 //! balancer's job. A worker that wakes up is "searching" until it finds a task; if it was the
@@ -16,18 +23,18 @@
 //!
 //! # What the balancer sees
 //! [`WorkerShared`] publishes, with relaxed stores the balancer only samples: `poll_seq` (odd
-//! while a poll runs, so "same odd value for 5 ms" means stuck), the local queue length (every
-//! `INJECTOR_INTERVAL` polls), and since when the worker is parked.
+//! while a poll runs, so "same odd value for 5 ms" means stuck), the local queue length as each
+//! poll starts, and since when the worker is parked.
 //!
 //! # How a worker ends
 //! Only the balancer retires a worker: it takes a parked worker off the sleeper list, sets
 //! `retire` and unparks it. Whatever way the thread leaves its loop (retirement or an unwinding
-//! panic in the scheduler itself), [`ExitGuard`] first moves its local queue to the injector,
+//! panic in the scheduler itself), [`ExitGuard`] first moves its local queue to the spill lane,
 //! wakes a worker if that left work queued, and deregisters the thread (design.md §3.2).
 //!
 //! # Nested `block_on`
 //! A task that calls [`crate::block_on`] keeps its worker busy for as long as the inner future
-//! takes. [`suspend_current`] spills the worker's local queue into the injector and hides the
+//! takes. [`suspend_current`] moves the worker's local queue to the spill lane and hides the
 //! worker from `schedule` until the call returns, so tasks woken meanwhile are not stranded
 //! behind the blocked thread; the balancer sees the long poll and replaces the worker if needed.
 
@@ -39,13 +46,13 @@ use async_task::Runnable;
 
 use crate::park::{Parked, Parker, Sleeper};
 use crate::pool::{pool, Pool};
-use crate::queue::{LocalQueue, LOCAL_QUEUE_CAPACITY};
+use crate::queue::{Injector, LocalQueue};
 use crate::stats::Counters;
 use crate::sync::{Arc, AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
-/// Every this many loop iterations a worker takes from the injector before its local queue.
-/// Go's `schedtick % 61` (a prime, so it doesn't beat with task patterns of period 2, 4, ...).
-pub(crate) const INJECTOR_INTERVAL: u64 = 61;
+/// Every this many loop iterations a worker takes a share of the spill lane before its local
+/// queue. Go's `schedtick % 61` (a prime, so it doesn't beat with task patterns of period 2, 4).
+pub(crate) const SPILL_INTERVAL: u64 = 61;
 
 /// The part of a worker other threads may look at. One per worker thread, shared through the
 /// pool's registry (balancer, stats) and the sleeper list (producers that wake it).
@@ -72,7 +79,7 @@ pub(crate) struct Signals {
     /// `2 × polls completed`, plus one while a poll is running. Relaxed stores by the worker; the
     /// balancer compares samples and needs no ordering with anything else.
     pub(crate) poll_seq: AtomicU64,
-    /// Local queue length as last published (relaxed; approximate by design).
+    /// Local queue length when the current (or last) poll started. Relaxed; approximate by design.
     pub(crate) local_len: AtomicUsize,
     /// True while the task being polled sits in a nested `block_on`: the worker declared itself
     /// blocked, so the balancer needn't wait out the stuck threshold (relaxed, like the rest).
@@ -118,8 +125,10 @@ struct Local {
     pool: &'static Pool,
     shared: Arc<WorkerShared>,
     queue: LocalQueue,
-    /// Loop iterations, for the injector interval.
+    /// Loop iterations, for the spill interval.
     ticks: Cell<u64>,
+    /// Whether the last task came from the local queue (so the next may come from the injector).
+    last_was_local: Cell<bool>,
     /// Whether this worker counts in the sleepers' `num_searching` (it woke up with a token, or
     /// re-checked its way out of parking, and hasn't found a task yet).
     searching: Cell<bool>,
@@ -162,7 +171,7 @@ pub(crate) fn with_counters<R>(f: impl FnOnce(Option<&Counters>) -> R) -> R {
 }
 
 /// Hides the current worker (if this is one) for the life of the returned guard: its local queue
-/// goes to the injector now, and tasks scheduled from this thread meanwhile go there too.
+/// goes to the spill lane now, and tasks scheduled from this thread meanwhile go to the injector.
 pub(crate) fn suspend_current() -> Option<Suspended> {
     let local = CURRENT
         .try_with(|current| current.borrow_mut().take())
@@ -172,7 +181,7 @@ pub(crate) fn suspend_current() -> Option<Suspended> {
         .signals
         .in_block_on
         .store(true, Ordering::Relaxed);
-    if local.queue.spill_all(&local.pool.injector) > 0 {
+    if local.queue.spill_all(&local.pool.spill) > 0 {
         local.pool.notify();
     }
     Some(Suspended(Some(local)))
@@ -199,52 +208,61 @@ impl Local {
     /// Queues a task scheduled on this worker's thread.
     fn push(&self, runnable: Runnable) {
         if let Err(runnable) = self.queue.push(runnable) {
-            // Full: keep the newer half here, send the older half and this task to the injector.
-            let injector = &self.pool.injector;
-            self.queue.spill(injector, |n| n / 2);
-            injector.push(runnable);
+            // Full: keep the newer half here, spill the older half and this task.
+            let spill = &self.pool.spill;
+            self.queue.spill(spill, |n| n / 2);
+            spill.push(runnable);
             self.pool.notify();
         }
     }
 
     /// The next task to run, in the order given in the module docs.
     fn next_task(&self) -> Option<Runnable> {
+        let pool = self.pool;
         let tick = self.ticks.get().wrapping_add(1);
         self.ticks.set(tick);
-        if tick.is_multiple_of(INJECTOR_INTERVAL) {
-            self.shared
-                .signals
-                .local_len
-                .store(self.queue.len(), Ordering::Relaxed);
-            if let Some(runnable) = self.pool.injector.pop() {
+        if self.last_was_local.get() && !pool.injector.is_empty() {
+            if let Some(runnable) = self.grab(&pool.injector) {
                 return Some(runnable);
             }
         }
-        self.queue.pop().or_else(|| self.grab_from_injector())
+        if tick.is_multiple_of(SPILL_INTERVAL) {
+            if let Some(runnable) = self.grab(&pool.spill) {
+                return Some(runnable);
+            }
+        }
+        if let Some(runnable) = self.queue.pop() {
+            self.last_was_local.set(true);
+            return Some(runnable);
+        }
+        self.grab(&pool.injector).or_else(|| self.grab(&pool.spill))
     }
 
-    /// Takes one task from the injector plus this worker's fair share of the rest.
-    fn grab_from_injector(&self) -> Option<Runnable> {
-        let injector = &self.pool.injector;
-        let first = injector.pop()?;
-        let share = (injector.len() / self.pool.threads().max(1)).min(LOCAL_QUEUE_CAPACITY / 2);
+    /// Takes one task from a global lane plus this worker's fair share of the rest, which goes
+    /// to the back of the local queue.
+    fn grab(&self, lane: &Injector) -> Option<Runnable> {
+        let first = lane.pop()?;
+        let share = (lane.len() / self.pool.threads().max(1)).min(self.queue.spare() / 2);
         for _ in 0..share {
-            let Some(runnable) = injector.pop() else {
+            let Some(runnable) = lane.pop() else {
                 break;
             };
-            // Can't fail: we only grab when the local queue is empty, and take at most half.
+            // Can't fail: the share is at most half the room there was.
             if let Err(runnable) = self.queue.push(runnable) {
-                injector.push(runnable);
+                lane.push(runnable);
                 break;
             }
         }
+        self.last_was_local.set(false);
         Some(first)
     }
 
     /// Polls one task, publishing `poll_seq` around it. A panic that escapes `run` (one from a
     /// future's destructor, say) is caught here: the worker survives it (design.md §3.3).
     fn run(&self, runnable: Runnable) {
-        let seq = &self.shared.signals.poll_seq;
+        let signals = &self.shared.signals;
+        signals.local_len.store(self.queue.len(), Ordering::Relaxed);
+        let seq = &signals.poll_seq;
         let before = seq.load(Ordering::Relaxed);
         seq.store(before + 1, Ordering::Relaxed);
         if catch_unwind(AssertUnwindSafe(|| runnable.run())).is_err() {
@@ -257,11 +275,11 @@ impl Local {
     }
 
     /// Called with a task in hand: stops searching, and if this was the last searcher while
-    /// more work waits in the injector, wakes another worker for it.
+    /// more work waits in a global lane, wakes another worker for it.
     fn found_work(&self) {
-        let injector = &self.pool.injector;
-        if self.searching.replace(false) && self.pool.sleepers.found_work(|| !injector.is_empty()) {
-            self.pool.notify();
+        let pool = self.pool;
+        if self.searching.replace(false) && pool.sleepers.found_work(|| pool.has_global_work()) {
+            pool.notify();
         }
     }
 
@@ -275,7 +293,7 @@ impl Local {
             .store(pool.now_nanos(), Ordering::Relaxed);
         let was_searching = self.searching.replace(false);
         let parked = sleepers.park(&self.shared, was_searching, || {
-            !self.queue.is_empty() || !pool.injector.is_empty()
+            !self.queue.is_empty() || pool.has_global_work()
         });
         self.shared.parked_at.store(0, Ordering::Relaxed);
         if parked == Parked::Woken && self.shared.retire.load(Ordering::Acquire) {
@@ -302,6 +320,7 @@ pub(crate) fn run(
         shared,
         queue,
         ticks: Cell::new(0),
+        last_was_local: Cell::new(false),
         searching: Cell::new(searching),
     });
     CURRENT.with(|current| *current.borrow_mut() = Some(local.clone()));
@@ -338,9 +357,9 @@ impl Drop for ExitGuard<'_> {
                 pool.sleepers.end_search();
             }
         }
-        local.queue.spill_all(&pool.injector);
+        local.queue.spill_all(&pool.spill);
         pool.worker_exited(&local.shared, unwinding);
-        if !pool.injector.is_empty() {
+        if pool.has_global_work() {
             pool.notify();
         }
     }
