@@ -1,0 +1,128 @@
+//! Command-line options of the suite (what follows `--` in `cargo bench -p smolscale-bench
+//! --bench compare -- ...`), and of the child processes the harness starts.
+
+use std::path::PathBuf;
+
+use crate::executors::Kind;
+use crate::micro::Micro;
+use crate::scenarios::Scenario;
+use crate::workload::Workload;
+
+pub const USAGE: &str = "\
+Usage: cargo bench -p smolscale-bench --bench compare -- [OPTIONS]
+
+  --micro              the micro workloads (the default)
+  --scenarios          the scenarios, each run in a fresh process
+  --all                both
+  --reps K             repetitions of every (workload, executor) run (default 3)
+  --threads N          worker threads for every executor that can be told (default: CPUs)
+  --only E1,E2,...     only these executors: smolscale, tokio, async-executor,
+                       async-global-executor, smolscale-0.4, floor
+  --workloads W1,...   only these workloads (names as in the tables, e.g. ss04.fanout,
+                       partial_load)
+  --quick              tiny budgets: a smoke test that everything runs
+  --out DIR            where results-<unix time>.jsonl goes (default: <target dir>/bench-results;
+                       a relative DIR is relative to benches/, where cargo runs benchmarks)
+";
+
+/// What a process was asked to do.
+pub enum Command {
+    /// The harness: run children, print tables, write raw results.
+    Compare(Options),
+    /// A child: run one workload on one executor and print its metrics.
+    Child {
+        kind: Kind,
+        workload: Workload,
+        threads: Option<usize>,
+        quick: bool,
+    },
+    Help,
+}
+
+pub struct Options {
+    /// The workloads to run, in table order.
+    pub workloads: Vec<Workload>,
+    pub reps: usize,
+    /// `--threads`, if given.
+    pub threads: Option<usize>,
+    /// The executors to compare, in column order.
+    pub kinds: Vec<Kind>,
+    pub quick: bool,
+    /// `--out`, if given.
+    pub out: Option<PathBuf>,
+}
+
+/// Parses the arguments after the program name (cargo's own `--bench` flag already removed).
+pub fn parse(args: &[String]) -> Result<Command, String> {
+    let mut args = args.iter().map(String::as_str);
+    let (mut micro, mut scenarios) = (false, false);
+    let mut options = Options {
+        workloads: Vec::new(),
+        reps: 3,
+        threads: None,
+        kinds: Kind::ALL.to_vec(),
+        quick: false,
+        out: None,
+    };
+    let mut picked: Option<Vec<Workload>> = None;
+    let mut child = None;
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().ok_or(format!("{arg} needs a value"));
+        match arg {
+            "--micro" => micro = true,
+            "--scenarios" => scenarios = true,
+            "--all" => (micro, scenarios) = (true, true),
+            "--reps" => options.reps = positive(arg, value()?)?,
+            "--threads" => options.threads = Some(positive(arg, value()?)?),
+            "--only" => {
+                let only = list(value()?, Kind::parse, "executor")?;
+                options.kinds = Kind::ALL.into_iter().filter(|k| only.contains(k)).collect();
+            }
+            "--workloads" => picked = Some(list(value()?, Workload::parse, "workload")?),
+            "--quick" => options.quick = true,
+            "--out" => options.out = Some(PathBuf::from(value()?)),
+            "--child" => {
+                let kind = Kind::parse(value()?).ok_or("--child: unknown executor")?;
+                let workload = Workload::parse(value()?).ok_or("--child: unknown workload")?;
+                child = Some((kind, workload));
+            }
+            "--help" | "-h" => return Ok(Command::Help),
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    if let Some((kind, workload)) = child {
+        return Ok(Command::Child {
+            kind,
+            workload,
+            threads: options.threads,
+            quick: options.quick,
+        });
+    }
+    options.workloads = match picked {
+        Some(workloads) => workloads,
+        None => {
+            let micro = micro || !scenarios;
+            let micros = Micro::ALL
+                .into_iter()
+                .filter(|_| micro)
+                .map(Workload::Micro);
+            let scenarios = Scenario::ALL.into_iter().filter(|_| scenarios);
+            micros.chain(scenarios.map(Workload::Scenario)).collect()
+        }
+    };
+    Ok(Command::Compare(options))
+}
+
+fn positive(flag: &str, value: &str) -> Result<usize, String> {
+    match value.parse() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("{flag} needs a positive integer, not {value:?}")),
+    }
+}
+
+fn list<T>(value: &str, parse: fn(&str) -> Option<T>, what: &str) -> Result<Vec<T>, String> {
+    value
+        .split(',')
+        .map(|name| parse(name.trim()).ok_or(format!("unknown {what} {name:?}")))
+        .collect()
+}

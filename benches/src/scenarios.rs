@@ -1,0 +1,406 @@
+//! Scenarios: longer, application-shaped runs, each in a fresh process, measured from outside
+//! the tasks (wall clock, process CPU time from `getrusage`, thread count from `/proc`).
+//!
+//! - `partial_load`: [`PAIRS`] pairs of tasks; A sends to B over a channel, B replies, then A
+//!   sleeps 1 ms on an `async_io::Timer` (on every executor, tokio included, so all do the same
+//!   work). Throughput (round trips/s) and process CPU time per round trip over a fixed window.
+//!   The pool is partly loaded: most of the time every task sleeps on its timer.
+//! - `blocking`: 2 × N tasks that each block their thread in `std::thread::sleep(500 ms)`, then
+//!   one tiny task spawned right after; how long until the tiny task runs.
+//! - `timer_lateness`: smolscale 0.4's `examples/idlejitter.rs`: 1000 tasks looping on
+//!   `yield_now` plus 1000 atomic adds, and a task measuring how late 1 ms `async_io::Timer`s
+//!   fire; p50 and p99 lateness. (The measuring loop is a task, not `block_on` as in
+//!   idlejitter, so the timer's wake-up has to get through the loaded scheduler.)
+//! - `idle`: a burst of 100k spawned tasks, then 5 s with nothing to do; the process CPU time
+//!   over those 5 s and the threads left at the end, less the harness's own.
+//! - `tcp_echo`: an echo server and 64 clients on 127.0.0.1, all tasks on the executor under
+//!   test (tokio with its own `net` types, the others with `async_io::Async`), each client doing
+//!   64-byte request/response in a loop; requests/s and CPU time per request over a window.
+//!
+//! Tasks still running when the scenario is measured are simply left behind: the child process
+//! exits right after printing its results.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_io::Timer;
+use futures_lite::future::yield_now;
+
+use crate::executors::{Executor, Kind};
+use crate::sys::{cpu_time, thread_count};
+use crate::workload::MetricSpec;
+
+/// Task pairs in `partial_load`: tuned so that smolscale makes 100-200k round trips/s on two
+/// cores (each pair makes at most ~1000/s because of its 1 ms sleep).
+const PAIRS: usize = 200;
+/// The sleep between two round trips of a pair in `partial_load`, and the timer measured in
+/// `timer_lateness` (smolscale 0.4's idlejitter uses 1 ms).
+const TIMER: Duration = Duration::from_millis(1);
+/// How long each blocking task blocks its thread.
+const BLOCK_FOR: Duration = Duration::from_millis(500);
+/// Busy tasks in `timer_lateness` (idlejitter's 1000).
+const BUSY_TASKS: usize = 1_000;
+/// Atomic adds per busy task per poll (idlejitter's 1000).
+const BUSY_ADDS: usize = 1_000;
+/// Tasks in the burst before the idle period (spawned all at once, then awaited).
+const BURST_TASKS: usize = 100_000;
+/// Client connections in `tcp_echo`.
+const CLIENTS: usize = 64;
+/// Bytes per request and per response in `tcp_echo`.
+const MESSAGE: usize = 64;
+
+/// How long the phases of the scenarios last.
+struct Durations {
+    /// Load runs this long before the measured window opens.
+    warmup: Duration,
+    /// The measured window of `partial_load` and `tcp_echo`.
+    window: Duration,
+    /// How long `timer_lateness` samples timers.
+    sampling: Duration,
+    /// The idle period of `idle`.
+    idle: Duration,
+    /// Tasks in the burst of `idle`.
+    burst: usize,
+}
+
+const NORMAL: Durations = Durations {
+    warmup: Duration::from_millis(500),
+    window: Duration::from_secs(3),
+    sampling: Duration::from_secs(2),
+    idle: Duration::from_secs(5),
+    burst: BURST_TASKS,
+};
+
+/// `--quick`: just enough to see every scenario produce numbers.
+const QUICK: Durations = Durations {
+    warmup: Duration::from_millis(100),
+    window: Duration::from_millis(300),
+    sampling: Duration::from_millis(300),
+    idle: Duration::from_millis(500),
+    burst: 10_000,
+};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scenario {
+    PartialLoad,
+    Blocking,
+    TimerLateness,
+    Idle,
+    TcpEcho,
+}
+
+impl Scenario {
+    pub const ALL: [Scenario; 5] = [
+        Scenario::PartialLoad,
+        Scenario::Blocking,
+        Scenario::TimerLateness,
+        Scenario::Idle,
+        Scenario::TcpEcho,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::PartialLoad => "partial_load",
+            Scenario::Blocking => "blocking",
+            Scenario::TimerLateness => "timer_lateness",
+            Scenario::Idle => "idle",
+            Scenario::TcpEcho => "tcp_echo",
+        }
+    }
+
+    /// What the scenario reports, in the order [`Scenario::run`] returns it.
+    pub fn metrics(self) -> &'static [MetricSpec] {
+        match self {
+            Scenario::PartialLoad => &[
+                MetricSpec {
+                    name: "partial_load.round_trips_per_s",
+                    unit: "rt/s",
+                },
+                MetricSpec {
+                    name: "partial_load.cpu_per_round_trip",
+                    unit: "us",
+                },
+            ],
+            Scenario::Blocking => &[MetricSpec {
+                name: "blocking.latency",
+                unit: "ms",
+            }],
+            Scenario::TimerLateness => &[
+                MetricSpec {
+                    name: "timer_lateness.p50",
+                    unit: "ms",
+                },
+                MetricSpec {
+                    name: "timer_lateness.p99",
+                    unit: "ms",
+                },
+            ],
+            Scenario::Idle => &[
+                MetricSpec {
+                    name: "idle.cpu",
+                    unit: "ms",
+                },
+                MetricSpec {
+                    name: "idle.threads",
+                    unit: "threads",
+                },
+            ],
+            Scenario::TcpEcho => &[
+                MetricSpec {
+                    name: "tcp_echo.requests_per_s",
+                    unit: "req/s",
+                },
+                MetricSpec {
+                    name: "tcp_echo.cpu_per_request",
+                    unit: "us",
+                },
+            ],
+        }
+    }
+
+    /// Runs the scenario on `ex` (with `workers` worker threads; the process had
+    /// `baseline_threads` threads before the executor started) and returns its metrics.
+    pub fn run<E: Executor>(
+        self,
+        ex: E,
+        quick: bool,
+        workers: usize,
+        baseline_threads: usize,
+    ) -> Vec<f64> {
+        let durations = if quick { &QUICK } else { &NORMAL };
+        match self {
+            Scenario::PartialLoad => partial_load(ex, durations),
+            Scenario::Blocking => blocking(ex, workers),
+            Scenario::TimerLateness => timer_lateness(ex, durations),
+            Scenario::Idle => idle(ex, durations, baseline_threads),
+            Scenario::TcpEcho => tcp_echo(ex, durations),
+        }
+    }
+}
+
+/// Counts operations and the CPU time of the process over a window while load runs.
+struct Window {
+    start: Instant,
+    cpu: Duration,
+    operations: u64,
+}
+
+impl Window {
+    fn open(counter: &AtomicU64) -> Self {
+        Window {
+            start: Instant::now(),
+            cpu: cpu_time(),
+            operations: counter.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Closes the window; returns operations per second and CPU µs per operation.
+    fn close(self, counter: &AtomicU64) -> Vec<f64> {
+        let operations = (counter.load(Ordering::Relaxed) - self.operations) as f64;
+        let cpu = (cpu_time() - self.cpu).as_secs_f64();
+        let elapsed = self.start.elapsed().as_secs_f64();
+        vec![operations / elapsed, cpu * 1e6 / operations]
+    }
+}
+
+/// Lets load run through the warm-up, then measures one window of it.
+fn measure_window(counter: &AtomicU64, durations: &Durations) -> Vec<f64> {
+    std::thread::sleep(durations.warmup);
+    let window = Window::open(counter);
+    std::thread::sleep(durations.window);
+    window.close(counter)
+}
+
+fn partial_load<E: Executor>(ex: E, durations: &Durations) -> Vec<f64> {
+    let round_trips = Arc::new(AtomicU64::new(0));
+    for _ in 0..PAIRS {
+        let (request_tx, request_rx) = async_channel::bounded::<()>(1);
+        let (reply_tx, reply_rx) = async_channel::bounded::<()>(1);
+        ex.spawn(async move {
+            while request_rx.recv().await.is_ok() {
+                if reply_tx.send(()).await.is_err() {
+                    break;
+                }
+            }
+        })
+        .detach();
+        let round_trips = round_trips.clone();
+        ex.spawn(async move {
+            loop {
+                request_tx.send(()).await.expect("B is alive");
+                reply_rx.recv().await.expect("B replies");
+                round_trips.fetch_add(1, Ordering::Relaxed);
+                Timer::after(TIMER).await;
+            }
+        })
+        .detach();
+    }
+    measure_window(&round_trips, durations)
+}
+
+fn blocking<E: Executor>(ex: E, workers: usize) -> Vec<f64> {
+    for _ in 0..2 * workers {
+        ex.spawn(async { std::thread::sleep(BLOCK_FOR) }).detach();
+    }
+    let spawned = Instant::now();
+    let ran = ex.block_on(ex.spawn(async { Instant::now() }));
+    vec![ran.duration_since(spawned).as_secs_f64() * 1e3]
+}
+
+fn timer_lateness<E: Executor>(ex: E, durations: &Durations) -> Vec<f64> {
+    let contended = Arc::new(AtomicU64::new(0));
+    for _ in 0..BUSY_TASKS {
+        let contended = contended.clone();
+        ex.spawn(async move {
+            loop {
+                yield_now().await;
+                for _ in 0..BUSY_ADDS {
+                    contended.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        })
+        .detach();
+    }
+    let sampling = durations.sampling;
+    let mut lateness_ms = ex.block_on(ex.spawn(async move {
+        let mut lateness_ms = Vec::new();
+        let start = Instant::now();
+        while start.elapsed() < sampling {
+            let armed = Instant::now();
+            Timer::after(TIMER).await;
+            lateness_ms.push(armed.elapsed().saturating_sub(TIMER).as_secs_f64() * 1e3);
+        }
+        lateness_ms
+    }));
+    vec![
+        crate::stats::percentile(&mut lateness_ms, 50.0),
+        crate::stats::percentile(&mut lateness_ms, 99.0),
+    ]
+}
+
+fn idle<E: Executor>(ex: E, durations: &Durations, baseline_threads: usize) -> Vec<f64> {
+    let burst = durations.burst;
+    ex.block_on(async move {
+        let tasks: Vec<_> = (0..burst).map(|i| ex.spawn(async move { i })).collect();
+        for task in tasks {
+            task.await;
+        }
+    });
+    let cpu = cpu_time();
+    std::thread::sleep(durations.idle);
+    let idle_cpu = cpu_time() - cpu;
+    let threads = thread_count().saturating_sub(baseline_threads);
+    vec![idle_cpu.as_secs_f64() * 1e3, threads as f64]
+}
+
+fn tcp_echo<E: Executor>(ex: E, durations: &Durations) -> Vec<f64> {
+    let requests = Arc::new(AtomicU64::new(0));
+    if E::KIND == Kind::Tokio {
+        tokio_echo::start(ex, &requests);
+    } else {
+        async_io_echo::start(ex, &requests);
+    }
+    measure_window(&requests, durations)
+}
+
+/// `tcp_echo` with tokio's own sockets, for the tokio runtime.
+mod tokio_echo {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
+    pub(super) fn start<E: Executor>(ex: E, requests: &Arc<AtomicU64>) {
+        // Tokio sockets must be made inside the runtime, so bind from a task.
+        let listener = ex.block_on(ex.spawn(async {
+            TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("binding 127.0.0.1")
+        }));
+        let addr = listener
+            .local_addr()
+            .expect("a bound listener has an address");
+        ex.spawn(async move {
+            loop {
+                let (mut stream, _) = listener.accept().await.expect("accepting");
+                stream.set_nodelay(true).expect("setting TCP_NODELAY");
+                ex.spawn(async move {
+                    let mut buf = [0u8; MESSAGE];
+                    while stream.read_exact(&mut buf).await.is_ok() {
+                        if stream.write_all(&buf).await.is_err() {
+                            break;
+                        }
+                    }
+                })
+                .detach();
+            }
+        })
+        .detach();
+        for _ in 0..CLIENTS {
+            let requests = requests.clone();
+            ex.spawn(async move {
+                let mut stream = TcpStream::connect(addr).await.expect("connecting");
+                stream.set_nodelay(true).expect("setting TCP_NODELAY");
+                let mut buf = [7u8; MESSAGE];
+                loop {
+                    stream.write_all(&buf).await.expect("sending a request");
+                    stream.read_exact(&mut buf).await.expect("reading the echo");
+                    requests.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+            .detach();
+        }
+    }
+}
+
+/// `tcp_echo` with async-io's `Async` sockets, for every executor but tokio.
+mod async_io_echo {
+    use super::*;
+    use async_io::Async;
+    use futures_lite::io::{AsyncReadExt, AsyncWriteExt};
+    use std::net::{TcpListener, TcpStream};
+
+    pub(super) fn start<E: Executor>(ex: E, requests: &Arc<AtomicU64>) {
+        let listener = Async::<TcpListener>::bind(([127, 0, 0, 1], 0)).expect("binding 127.0.0.1");
+        let addr = listener
+            .get_ref()
+            .local_addr()
+            .expect("a bound listener has an address");
+        ex.spawn(async move {
+            loop {
+                let (mut stream, _) = listener.accept().await.expect("accepting");
+                stream
+                    .get_ref()
+                    .set_nodelay(true)
+                    .expect("setting TCP_NODELAY");
+                ex.spawn(async move {
+                    let mut buf = [0u8; MESSAGE];
+                    while stream.read_exact(&mut buf).await.is_ok() {
+                        if stream.write_all(&buf).await.is_err() {
+                            break;
+                        }
+                    }
+                })
+                .detach();
+            }
+        })
+        .detach();
+        for _ in 0..CLIENTS {
+            let requests = requests.clone();
+            ex.spawn(async move {
+                let mut stream = Async::<TcpStream>::connect(addr).await.expect("connecting");
+                stream
+                    .get_ref()
+                    .set_nodelay(true)
+                    .expect("setting TCP_NODELAY");
+                let mut buf = [7u8; MESSAGE];
+                loop {
+                    stream.write_all(&buf).await.expect("sending a request");
+                    stream.read_exact(&mut buf).await.expect("reading the echo");
+                    requests.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+            .detach();
+        }
+    }
+}

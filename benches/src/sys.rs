@@ -1,0 +1,56 @@
+//! What the operating system says about this process and machine: CPU time used (for "CPU per
+//! round trip" and idle cost), the number of threads (for the idle scenario) and the CPU model
+//! and core count recorded with every result.
+//!
+//! Linux only: CPU time comes from `getrusage(RUSAGE_SELF)` (user + system time of all threads
+//! of the process), the thread count from the `Threads:` line of `/proc/self/status`, and the
+//! CPU model from `/proc/cpuinfo`.
+
+use std::time::Duration;
+
+/// User plus system CPU time consumed so far by every thread of this process.
+pub fn cpu_time() -> Duration {
+    // SAFETY: `rusage` is plain old data, so all-zero bytes are a valid value, and getrusage
+    // only writes into the struct we pass it.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        let rc = libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        assert_eq!(
+            rc,
+            0,
+            "getrusage failed: {}",
+            std::io::Error::last_os_error()
+        );
+        usage
+    };
+    let of = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1_000);
+    of(usage.ru_utime) + of(usage.ru_stime)
+}
+
+/// Threads alive in this process now.
+pub fn thread_count() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").expect("reading /proc/self/status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("Threads:"))
+        .and_then(|count| count.trim().parse().ok())
+        .expect("/proc/self/status has a Threads: line")
+}
+
+/// The CPU model name, as `/proc/cpuinfo` gives it.
+pub fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|line| line.starts_with("model name"))
+                .and_then(|line| line.split_once(':'))
+                .map(|(_, model)| model.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// CPUs this process may run on.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
