@@ -18,7 +18,8 @@
 //!
 //! # How it sleeps
 //! It ticks every 1 ms while anything happens, doubling the period after 50 quiet ticks up to
-//! 10 ms. When a sample finds every worker parked and both global lanes empty, it sleeps with no
+//! 10 ms or half the stuck threshold, whichever is less (so a stuck poll is always caught within
+//! threshold + period). When a sample finds every worker parked and both global lanes empty, it sleeps with no
 //! timeout at all (or until the next surplus worker's retirement is due): an idle pool makes no
 //! periodic wake-ups (design.md §3.6). The handshake that makes that safe is Dekker's again: the
 //! balancer sets `sleeping` and then re-reads the parked and thread counts (all SeqCst); a worker
@@ -42,7 +43,11 @@ use crate::worker::WorkerShared;
 /// Tick period while workers are busy: Go's sysmon starts at 20 µs, but our stuck threshold is
 /// milliseconds, and 1 ms keeps the balancer's own cost near 0.1 % of a core.
 const MIN_PERIOD: Duration = Duration::from_millis(1);
-/// Longest tick period while any worker is awake (Go's sysmon tops out at 10 ms).
+/// Longest tick period while any worker is awake (Go's sysmon tops out at 10 ms), and never
+/// more than half the stuck threshold: a poll is seen stuck once two samples, at least a
+/// threshold apart, find it still running, so detection takes up to threshold + period, and a
+/// longer period let polls a little over the threshold go unseen altogether (measured: 1.1 ms
+/// polls with a 1 ms threshold were never caught once the period had grown to 8 ms).
 const MAX_PERIOD: Duration = Duration::from_millis(10);
 /// Quiet ticks (nothing moved, nothing stuck, no long poll in progress) before the period doubles.
 const QUIET_TICKS_BEFORE_BACKOFF: u32 = 50;
@@ -133,6 +138,9 @@ struct Balancer {
     running: Vec<usize>,
     ticks: u64,
     period: Duration,
+    /// The period bounds for this pool's stuck threshold (see [`MAX_PERIOD`]).
+    min_period: Duration,
+    max_period: Duration,
     quiet_ticks: u32,
     bucket: TokenBucket,
     /// Whether we already warned that `max_threads` stops growth (reset once below the cap).
@@ -141,6 +149,9 @@ struct Balancer {
 
 /// The balancer thread's body.
 pub(crate) fn run(pool: &'static Pool) {
+    pool.balancer.parker.register();
+    let half_threshold = pool.config.stuck_threshold / 2;
+    let max_period = MAX_PERIOD.min(half_threshold);
     let mut balancer = Balancer {
         pool,
         observed: HashMap::new(),
@@ -148,7 +159,9 @@ pub(crate) fn run(pool: &'static Pool) {
         workers: Vec::new(),
         running: Vec::new(),
         ticks: 0,
-        period: MIN_PERIOD,
+        period: MIN_PERIOD.min(max_period),
+        min_period: MIN_PERIOD.min(max_period),
+        max_period,
         quiet_ticks: 0,
         bucket: TokenBucket {
             tokens: BURST_PER_TARGET * pool.target(),
@@ -327,12 +340,12 @@ impl Balancer {
     fn sleep(&mut self, busy: bool) {
         let pool = self.pool;
         if busy {
-            self.period = MIN_PERIOD;
+            self.period = self.min_period;
             self.quiet_ticks = 0;
         } else {
             self.quiet_ticks += 1;
             if self.quiet_ticks >= QUIET_TICKS_BEFORE_BACKOFF {
-                self.period = (self.period * 2).min(MAX_PERIOD);
+                self.period = (self.period * 2).min(self.max_period);
                 self.quiet_ticks = 0;
             }
         }
@@ -343,7 +356,7 @@ impl Balancer {
             if pool.sleepers.parked() == pool.threads() && !pool.has_global_work() {
                 signal.parker.park_until(self.retirement_due());
                 signal.sleeping.store(false, Ordering::SeqCst);
-                self.period = MIN_PERIOD;
+                self.period = self.min_period;
                 self.quiet_ticks = 0;
                 return;
             }

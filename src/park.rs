@@ -20,7 +20,8 @@
 //! 3. re-check its local queue and the injector. If work appeared, it takes itself off the list
 //!    and searches again. If it is no longer on the list, a producer has claimed it and its
 //!    unpark is on the way;
-//! 4. otherwise it sleeps on its parker until somebody unparks it.
+//! 4. otherwise it sleeps on its parker until somebody unparks it (or, driving async-io's
+//!    reactor, until it queues a task for itself: see [`Sleepers::end_park`]).
 //!
 //! Why nothing is lost: the producer's step 2 and the worker's step 3 are both reads that follow
 //! a `SeqCst` fence, after a write the other side reads (Dekker's pattern). Either the producer
@@ -41,44 +42,82 @@ use crate::sync::{fence, lock, Arc, AtomicUsize, Mutex, Ordering};
 ///
 /// `unpark` before `park` is remembered (the next `park` returns at once); several `unpark`s
 /// before one `park` count once.
+///
+/// Built on the thread's own park token (`std::thread::park`): an `unpark` is one atomic swap,
+/// plus a futex wake only if the thread is really asleep. (An `event_listener::Event` here cost
+/// a contended mutex on every wake-up: the waker notifying and the woken worker dropping its
+/// listener met on the event's internal lock; see BENCHMARKS.md.) The `notified` flag is the
+/// truth and the token only the sleep, so a stray `unpark` of the thread by other code (or a
+/// user's `thread::park` swallowing ours) costs a loop iteration, never a lost wake-up.
 #[cfg(not(smolscale_loom))]
 #[derive(Debug, Default)]
 pub(crate) struct Parker {
     /// Set by `unpark`, consumed by `park`. Release on set, Acquire on consume: whatever the
     /// unparking thread wrote before `unpark` is visible to the parked thread once it wakes.
     notified: crate::sync::AtomicBool,
-    /// Where the parked thread blocks. `Event::notify` issues a `SeqCst` fence before looking for
-    /// listeners, and the sleeper re-reads `notified` after registering its listener, so a
-    /// notification can't fall between the check and the wait.
-    event: event_listener::Event,
+    /// The thread that parks here, known once it first calls [`Parker::register`]. An `unpark`
+    /// before that only sets `notified`, which the thread reads before it ever sleeps.
+    thread: std::sync::OnceLock<std::thread::Thread>,
+    /// The waker of an async [`Parker::wait`] in progress (a worker parked inside async-io's
+    /// `block_on`, driving the reactor). Taken by `unpark`; the lock is held only to swap it.
+    waker: crate::sync::Mutex<Option<std::task::Waker>>,
 }
 
 #[cfg(not(smolscale_loom))]
 impl Parker {
+    /// Makes the calling thread the one that parks here. Call it on that thread before its
+    /// first `park_until`.
+    pub(crate) fn register(&self) {
+        let _ = self.thread.set(std::thread::current());
+    }
+
     /// Wakes the thread parked here, or makes its next `park` return immediately.
     pub(crate) fn unpark(&self) {
         self.notified.store(true, Ordering::Release);
-        self.event.notify(1);
+        // An async waiter registers its waker before its last look at `notified`, under the
+        // lock we take here: either we find the waker, or it finds the flag.
+        let waker = crate::sync::lock(&self.waker).take();
+        match waker {
+            Some(waker) => waker.wake(),
+            None => {
+                if let Some(thread) = self.thread.get() {
+                    // `Thread::unpark` releases, `park` acquires: the flag is visible to it.
+                    thread.unpark();
+                }
+            }
+        }
+    }
+
+    /// Waits until unparked, as a future (for a worker parked inside async-io's `block_on`).
+    pub(crate) fn wait(&self) -> impl std::future::Future<Output = ()> + '_ {
+        std::future::poll_fn(move |cx| {
+            if self.notified.swap(false, Ordering::Acquire) {
+                return std::task::Poll::Ready(());
+            }
+            *crate::sync::lock(&self.waker) = Some(cx.waker().clone());
+            if self.notified.swap(false, Ordering::Acquire) {
+                crate::sync::lock(&self.waker).take();
+                return std::task::Poll::Ready(());
+            }
+            std::task::Poll::Pending
+        })
     }
 
     /// Sleeps until unparked, or until `deadline` passes. Returns whether it was unparked (and
     /// consumes the notification).
     pub(crate) fn park_until(&self, deadline: Option<Instant>) -> bool {
-        use event_listener::Listener;
         loop {
             if self.notified.swap(false, Ordering::Acquire) {
                 return true;
             }
-            event_listener::listener!(self.event => listener);
-            if self.notified.swap(false, Ordering::Acquire) {
-                return true;
-            }
             match deadline {
-                None => listener.wait(),
+                None => std::thread::park(),
                 Some(deadline) => {
-                    if listener.wait_deadline(deadline).is_none() {
+                    let now = Instant::now();
+                    if now >= deadline {
                         return self.notified.swap(false, Ordering::Acquire);
                     }
+                    std::thread::park_timeout(deadline - now);
                 }
             }
         }
@@ -96,6 +135,13 @@ pub(crate) struct Parker {
 
 #[cfg(smolscale_loom)]
 impl Parker {
+    pub(crate) fn register(&self) {}
+
+    /// Never awaited in the models (they park through `park_until`).
+    pub(crate) async fn wait(&self) {
+        self.park_until(None);
+    }
+
     pub(crate) fn unpark(&self) {
         *self.notified.lock().unwrap() = true;
         self.condvar.notify_one();
@@ -127,6 +173,7 @@ pub(crate) enum Notified {
 
 /// How [`Sleepers::park`] ended. Either way the worker is searching afterwards, unless the
 /// balancer took it off the list to retire it (it checks its own flag for that).
+#[cfg(smolscale_loom)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Parked {
     /// Work appeared during the re-check; the worker never slept.
@@ -228,25 +275,53 @@ impl<W: Sleeper> Sleepers<W> {
         last
     }
 
-    /// Worker side, steps 1 to 4 (see the module docs). `has_work` is the re-check: it must look
-    /// at every queue the worker takes from.
+    /// Worker side, steps 1 to 3 (see the module docs). `has_work` is the re-check: it must look
+    /// at every queue the worker takes from. Returns whether the worker must now sleep on its
+    /// parker (and call [`Self::end_park`] when it wakes); `false` means work appeared, the worker
+    /// is off the list again and counts as searching.
+    pub(crate) fn begin_park(
+        &self,
+        worker: &Arc<W>,
+        was_searching: bool,
+        has_work: impl FnOnce() -> bool,
+    ) -> bool {
+        if was_searching {
+            self.end_search();
+        }
+        self.announce_idle(worker);
+        // If work appeared but we are no longer on the list, someone took us off it and their
+        // unpark is on its way: the caller's sleep returns at once.
+        if has_work() && self.cancel_idle(worker) {
+            self.add_searcher();
+            return false;
+        }
+        true
+    }
+
+    /// Worker side, after its parker returned. Whoever woke it normally took it off the list and
+    /// handed it a searching token (or, the balancer, a retirement). If it is still on the list,
+    /// it woke on its own (a task it queued for itself while parked: a timer that fired on its
+    /// thread while it drove the reactor): it takes itself off and counts as searching.
+    pub(crate) fn end_park(&self, worker: &Arc<W>) {
+        if self.cancel_idle(worker) {
+            self.add_searcher();
+        }
+    }
+
+    /// [`Self::begin_park`], a blocking sleep, [`Self::end_park`]: the whole worker side for a
+    /// caller that sleeps on the thread (the loom models).
+    #[cfg(smolscale_loom)]
     pub(crate) fn park(
         &self,
         worker: &Arc<W>,
         was_searching: bool,
         has_work: impl FnOnce() -> bool,
     ) -> Parked {
-        if was_searching {
-            self.end_search();
-        }
-        self.announce_idle(worker);
-        // If work appeared but we are no longer on the list, someone took us off it and their
-        // unpark is on its way: the `park_until` below takes it.
-        if has_work() && self.cancel_idle(worker) {
-            self.add_searcher();
+        if !self.begin_park(worker, was_searching, has_work) {
             return Parked::Rechecked;
         }
         worker.parker().park_until(None);
+        self.end_park(worker);
         Parked::Woken
     }
 

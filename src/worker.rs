@@ -41,10 +41,11 @@
 use std::cell::{Cell, RefCell};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
+use std::time::{Duration, Instant};
 
 use async_task::Runnable;
 
-use crate::park::{Parked, Parker, Sleeper};
+use crate::park::{Parker, Sleeper};
 use crate::pool::{pool, Pool};
 use crate::queue::{Injector, LocalQueue};
 use crate::stats::Counters;
@@ -53,6 +54,22 @@ use crate::sync::{Arc, AtomicBool, AtomicU64, AtomicUsize, Ordering};
 /// Every this many loop iterations a worker takes a share of the spill lane before its local
 /// queue. Go's `schedtick % 61` (a prime, so it doesn't beat with task patterns of period 2, 4).
 pub(crate) const SPILL_INTERVAL: u64 = 61;
+
+/// How long the last awake worker keeps looking for work before it parks (design.md §4: one
+/// spinner, 10-50 µs, as tokio and Go bound theirs). While it spins it counts as searching, so
+/// a producer outside the pool (a thread, the reactor) skips the wake-up it would have cost: on
+/// a VM, waking a sleeping core costs tens of microseconds. Only the last awake worker spins:
+/// while others still run, spinning would take CPU from them (TCP echo lost 30 % of its
+/// throughput that way on 2 cores). And it adapts: a spin that found nothing makes the worker
+/// skip spinning for the next 2^k parks (k growing with each fruitless spin, up to
+/// [`MAX_SPIN_BACKOFF`]), a spin that found work resets k. Request/response with a thread
+/// outside the pool keeps finding work and keeps spinning; a timer-driven load, whose work
+/// arrives a millisecond later, stops paying for it. Picked by measurement (BENCHMARKS.md).
+const SPIN_FOR: Duration = Duration::from_micros(20);
+
+/// Upper bound of the spin back-off exponent: after a run of fruitless spins, a worker still
+/// tries one park in 64, so it notices when spinning starts paying again.
+const MAX_SPIN_BACKOFF: u32 = 6;
 
 /// The part of a worker other threads may look at. One per worker thread, shared through the
 /// pool's registry (balancer, stats) and the sleeper list (producers that wake it).
@@ -132,6 +149,12 @@ struct Local {
     /// Whether this worker counts in the sleepers' `num_searching` (it woke up with a token, or
     /// re-checked its way out of parking, and hasn't found a task yet).
     searching: Cell<bool>,
+    /// True while the worker is parked. A task scheduled on this thread meanwhile was woken by
+    /// the reactor this worker drives while parked; `push` then wakes the worker itself.
+    parked: Cell<bool>,
+    /// Spin back-off: fruitless spins in a row, and parks left before the next spin.
+    spin_misses: Cell<u32>,
+    parks_until_spin: Cell<u32>,
 }
 
 thread_local! {
@@ -214,6 +237,10 @@ impl Local {
             spill.push(runnable);
             self.pool.notify();
         }
+        if self.parked.get() {
+            // A timer or socket woke this task while we drove the reactor: run it ourselves.
+            self.shared.parker.unpark();
+        }
     }
 
     /// The next task to run, in the order given in the module docs.
@@ -283,28 +310,95 @@ impl Local {
         }
     }
 
-    /// Parks until there is work. Returns false if the worker must exit instead.
-    fn park(&self) -> bool {
+    /// Before parking: spins for up to [`SPIN_FOR`] watching the global lanes, if every other
+    /// worker is parked, none is searching, and the back-off allows. Returns whether work
+    /// appeared (the worker is then searching).
+    fn spin(&self) -> bool {
         let pool = self.pool;
-        let sleepers = &pool.sleepers;
-        self.shared.signals.local_len.store(0, Ordering::Relaxed);
-        self.shared
-            .parked_at
-            .store(pool.now_nanos(), Ordering::Relaxed);
-        let was_searching = self.searching.replace(false);
-        let parked = sleepers.park(&self.shared, was_searching, || {
-            !self.queue.is_empty() || pool.has_global_work()
-        });
-        self.shared.parked_at.store(0, Ordering::Relaxed);
-        if parked == Parked::Woken && self.shared.retire.load(Ordering::Acquire) {
+        if pool.sleepers.parked() + 1 < pool.threads() {
             return false;
         }
-        // Re-checked or woken with a producer's token: either way we are searching now.
+        let skip = self.parks_until_spin.get();
+        if skip > 0 {
+            self.parks_until_spin.set(skip - 1);
+            return false;
+        }
+        if !self.searching.get() {
+            if !pool.sleepers.claim_search() {
+                return false;
+            }
+            self.searching.set(true);
+        }
+        let start = Instant::now();
+        loop {
+            for _ in 0..32 {
+                if pool.has_global_work() {
+                    self.spin_misses.set(0);
+                    return true;
+                }
+                std::hint::spin_loop();
+            }
+            if start.elapsed() >= SPIN_FOR {
+                let misses = (self.spin_misses.get() + 1).min(MAX_SPIN_BACKOFF);
+                self.spin_misses.set(misses);
+                self.parks_until_spin.set((1 << misses) - 1);
+                return false;
+            }
+        }
+    }
+
+    /// Parks until there is work. Returns false if the worker must exit instead.
+    ///
+    /// The wait is an `.await` inside async-io's `block_on`, so a parked worker may be the one
+    /// driving the reactor: the timers and sockets it sees fire wake their tasks onto its own
+    /// queue, and it runs them without a hop through another thread (async-global-executor and
+    /// smolscale 0.4 do the same; design.md §2).
+    async fn park(&self) -> bool {
+        if self.spin() {
+            return true;
+        }
+        let pool = self.pool;
+        let sleepers = &pool.sleepers;
+        let shared = &self.shared;
+        shared.signals.local_len.store(0, Ordering::Relaxed);
+        shared.parked_at.store(pool.now_nanos(), Ordering::Relaxed);
+        let was_searching = self.searching.replace(false);
+        let sleep = sleepers.begin_park(shared, was_searching, || {
+            !self.queue.is_empty() || pool.has_global_work()
+        });
+        if sleep {
+            self.parked.set(true);
+            shared.parker.wait().await;
+            self.parked.set(false);
+            sleepers.end_park(shared);
+        }
+        shared.parked_at.store(0, Ordering::Relaxed);
+        if sleep && shared.retire.load(Ordering::Acquire) {
+            return false;
+        }
+        // Re-checked, woken with a producer's token, or woken by our own reactor: searching.
         self.searching.set(true);
-        if parked == Parked::Woken {
+        if sleep {
             pool.balancer.poke();
         }
         true
+    }
+
+    /// The worker's loop: run tasks, park when there are none, until retired.
+    async fn work(&self) {
+        loop {
+            match self.next_task() {
+                Some(runnable) => {
+                    self.found_work();
+                    self.run(runnable);
+                }
+                None => {
+                    if !self.park().await {
+                        return;
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -322,23 +416,15 @@ pub(crate) fn run(
         ticks: Cell::new(0),
         last_was_local: Cell::new(false),
         searching: Cell::new(searching),
+        parked: Cell::new(false),
+        spin_misses: Cell::new(0),
+        parks_until_spin: Cell::new(0),
     });
+    local.shared.parker.register();
     CURRENT.with(|current| *current.borrow_mut() = Some(local.clone()));
     let _exit = ExitGuard(&local);
     pool.balancer.poke();
-    loop {
-        match local.next_task() {
-            Some(runnable) => {
-                local.found_work();
-                local.run(runnable);
-            }
-            None => {
-                if !local.park() {
-                    return;
-                }
-            }
-        }
-    }
+    async_io::block_on(local.work());
 }
 
 /// Leaves nothing behind when a worker thread ends, however it ends.
