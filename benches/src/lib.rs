@@ -9,7 +9,8 @@
 //! - [`micro`]: smolscale 0.4's and tokio's scheduler micro-benchmarks, median time per
 //!   iteration.
 //! - [`scenarios`]: partial load, blocking tasks, timer lateness under load, idle cost, TCP
-//!   echo; throughput, CPU time and latency measured from outside the tasks.
+//!   echo, memory per idle task; throughput, CPU time, latency and memory measured from outside
+//!   the tasks.
 //!
 //! Every (executor, workload, repetition) runs in its own child process (this same binary,
 //! re-executed with `--child`), one at a time, executors interleaved across repetitions; the

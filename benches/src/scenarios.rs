@@ -16,19 +16,29 @@
 //! - `tcp_echo`: an echo server and 64 clients on 127.0.0.1, all tasks on the executor under
 //!   test (tokio with its own `net` types, the others with `async_io::Async`), each client doing
 //!   64-byte request/response in a loop; requests/s and CPU time per request over a window.
+//! - `memory`: [`IDLE_TASKS`] idle tasks, each counting its first poll and then waiting forever
+//!   on `future::pending` (the same small future on every executor), spawned from a plain thread
+//!   in batches of [`IDLE_BATCH`], each batch polled before the next (so the run queues stay
+//!   short and what they hold while spawning is not counted); the growth of the resident set
+//!   size (`/proc/self/statm`) from before the spawns to when every task has been polled once,
+//!   divided by the count: what one idle task costs (its future, the task's header, the
+//!   scheduler's bookkeeping, allocator overhead), its handle excluded. The tasks are then
+//!   cancelled.
 //!
 //! Tasks still running when the scenario is measured are simply left behind: the child process
 //! exits right after printing its results.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::mem::MaybeUninit;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_io::Timer;
 use futures_lite::future::yield_now;
 
+use crate::executors::Task;
 use crate::executors::{Executor, Kind};
-use crate::sys::{cpu_time, thread_count};
+use crate::sys::{cpu_time, resident_bytes, thread_count};
 use crate::workload::MetricSpec;
 
 /// Task pairs in `partial_load`: tuned so that smolscale makes 100-200k round trips/s on two
@@ -49,6 +59,13 @@ const BURST_TASKS: usize = 100_000;
 const CLIENTS: usize = 64;
 /// Bytes per request and per response in `tcp_echo`.
 const MESSAGE: usize = 64;
+/// Idle tasks in `memory`: enough that the per-task cost dwarfs the noise of the resident set
+/// size (a few hundred kB of page-granular allocator and stack growth).
+const IDLE_TASKS: usize = 1_000_000;
+/// Idle tasks spawned at once in `memory` before waiting for their first polls.
+const IDLE_BATCH: usize = 10_000;
+/// How long `memory` waits for every idle task's first poll (the child's watchdog is 30 s).
+const FIRST_POLLS_WITHIN: Duration = Duration::from_secs(20);
 
 /// How long the phases of the scenarios last.
 struct Durations {
@@ -62,6 +79,8 @@ struct Durations {
     idle: Duration,
     /// Tasks in the burst of `idle`.
     burst: usize,
+    /// Idle tasks in `memory`.
+    idle_tasks: usize,
 }
 
 const NORMAL: Durations = Durations {
@@ -70,6 +89,7 @@ const NORMAL: Durations = Durations {
     sampling: Duration::from_secs(2),
     idle: Duration::from_secs(5),
     burst: BURST_TASKS,
+    idle_tasks: IDLE_TASKS,
 };
 
 /// `--quick`: just enough to see every scenario produce numbers.
@@ -79,6 +99,7 @@ const QUICK: Durations = Durations {
     sampling: Duration::from_millis(300),
     idle: Duration::from_millis(500),
     burst: 10_000,
+    idle_tasks: 10_000,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,15 +109,17 @@ pub enum Scenario {
     TimerLateness,
     Idle,
     TcpEcho,
+    Memory,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 5] = [
+    pub const ALL: [Scenario; 6] = [
         Scenario::PartialLoad,
         Scenario::Blocking,
         Scenario::TimerLateness,
         Scenario::Idle,
         Scenario::TcpEcho,
+        Scenario::Memory,
     ];
 
     pub fn name(self) -> &'static str {
@@ -106,6 +129,7 @@ impl Scenario {
             Scenario::TimerLateness => "timer_lateness",
             Scenario::Idle => "idle",
             Scenario::TcpEcho => "tcp_echo",
+            Scenario::Memory => "memory",
         }
     }
 
@@ -156,6 +180,10 @@ impl Scenario {
                     unit: "us",
                 },
             ],
+            Scenario::Memory => &[MetricSpec {
+                name: "memory.bytes_per_task",
+                unit: "B",
+            }],
         }
     }
 
@@ -175,6 +203,7 @@ impl Scenario {
             Scenario::TimerLateness => timer_lateness(ex, durations),
             Scenario::Idle => idle(ex, durations, baseline_threads),
             Scenario::TcpEcho => tcp_echo(ex, durations),
+            Scenario::Memory => memory(ex, durations),
         }
     }
 }
@@ -292,6 +321,44 @@ fn idle<E: Executor>(ex: E, durations: &Durations, baseline_threads: usize) -> V
     let idle_cpu = cpu_time() - cpu;
     let threads = thread_count().saturating_sub(baseline_threads);
     vec![idle_cpu.as_secs_f64() * 1e3, threads as f64]
+}
+
+/// Idle tasks of `memory` polled at least once.
+static FIRST_POLLS: AtomicUsize = AtomicUsize::new(0);
+
+fn memory<E: Executor>(ex: E, durations: &Durations) -> Vec<f64> {
+    let count = durations.idle_tasks;
+    // Start the pool's threads (and touch their stacks) before the first measurement.
+    ex.block_on(ex.spawn(async {}));
+    // The handles are not the tasks' cost: reserve and touch their memory up front.
+    let mut handles: Vec<Task<()>> = Vec::with_capacity(count);
+    for slot in handles.spare_capacity_mut() {
+        *slot = MaybeUninit::zeroed();
+    }
+    std::hint::black_box(&mut handles);
+    let before = resident_bytes();
+    let start = Instant::now();
+    while handles.len() < count {
+        let batch = IDLE_BATCH.min(count - handles.len());
+        for _ in 0..batch {
+            handles.push(ex.spawn(async {
+                FIRST_POLLS.fetch_add(1, Ordering::Relaxed);
+                futures_lite::future::pending::<()>().await
+            }));
+        }
+        while FIRST_POLLS.load(Ordering::Relaxed) < handles.len() {
+            assert!(
+                start.elapsed() < FIRST_POLLS_WITHIN,
+                "only {} of {} idle tasks polled {FIRST_POLLS_WITHIN:?} after the first spawn",
+                FIRST_POLLS.load(Ordering::Relaxed),
+                handles.len()
+            );
+            std::thread::sleep(Duration::from_micros(100));
+        }
+    }
+    let after = resident_bytes();
+    drop(handles);
+    vec![after.saturating_sub(before) as f64 / count as f64]
 }
 
 fn tcp_echo<E: Executor>(ex: E, durations: &Durations) -> Vec<f64> {

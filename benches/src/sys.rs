@@ -3,8 +3,8 @@
 //! and core count recorded with every result.
 //!
 //! Linux only: CPU time comes from `getrusage(RUSAGE_SELF)` (user + system time of all threads
-//! of the process), the thread count from the `Threads:` line of `/proc/self/status`, and the
-//! CPU model from `/proc/cpuinfo`.
+//! of the process), the thread count from the `Threads:` line of `/proc/self/status`, the
+//! resident set size from `/proc/self/statm`, and the CPU model from `/proc/cpuinfo`.
 
 use std::time::Duration;
 
@@ -35,6 +35,20 @@ pub fn thread_count() -> usize {
         .find_map(|line| line.strip_prefix("Threads:"))
         .and_then(|count| count.trim().parse().ok())
         .expect("/proc/self/status has a Threads: line")
+}
+
+/// Bytes of this process resident in memory now: the second field of `/proc/self/statm`
+/// (resident pages) times the page size.
+pub fn resident_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").expect("reading /proc/self/statm");
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|pages| pages.parse().ok())
+        .expect("/proc/self/statm has a resident field");
+    // SAFETY: sysconf only reads a configuration value.
+    let page_size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    pages * u64::try_from(page_size).expect("a positive page size")
 }
 
 /// The CPU model name, as `/proc/cpuinfo` gives it.
