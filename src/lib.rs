@@ -18,7 +18,7 @@
 //! which at partial load means a storm of wake-ups, failed steals and cache misses. Here a task
 //! woken on a worker stays on that worker's local queue, and workers never look at each other's
 //! queues. A separate balancer thread samples the workers every millisecond or so and moves work
-//! from overloaded or stuck workers to the global injector, waking idle workers for it (Erlang's
+//! from overloaded or stuck workers to a shared queue, waking idle workers for it (Erlang's
 //! BEAM balances its run queues the same way).
 //!
 //! # Tasks may block

@@ -6,10 +6,10 @@
 //!
 //! # The handshake
 //!
-//! *Producer* (anything that pushes a task into the injector):
+//! *Producer* (anything that pushes a task into a global lane, `queue.rs`):
 //! 1. push the task;
 //! 2. `fence(SeqCst)`, then read `num_searching`: if a worker is searching, stop here, because
-//!    that worker has not yet looked at the injector for the last time;
+//!    that worker has not yet looked at the lanes for the last time;
 //! 3. otherwise claim the single "waker" token (`num_searching` 0 → 1) and hand it to one parked
 //!    worker, which wakes up searching. If no worker is parked the token is returned (or given
 //!    to a newly started thread, see `pool.rs`).
@@ -17,7 +17,7 @@
 //! *Worker* that found nothing to run:
 //! 1. stop searching (`num_searching -= 1`) if it was;
 //! 2. announce itself idle (push onto the list under the lock, `num_idle += 1`), `fence(SeqCst)`;
-//! 3. re-check its local queue and the injector. If work appeared, it takes itself off the list
+//! 3. re-check its local queue and the global lanes. If work appeared, it takes itself off the list
 //!    and searches again. If it is no longer on the list, a producer has claimed it and its
 //!    unpark is on the way;
 //! 4. otherwise it sleeps on its parker until somebody unparks it (or, driving async-io's
@@ -167,7 +167,7 @@ pub(crate) enum Notified {
     Searching,
     /// A parked worker was woken (and counted as searching).
     Woke,
-    /// No worker was parked: every worker is awake and will reach the injector on its own.
+    /// No worker was parked: every worker is awake and will reach the lanes on its own.
     NoneParked,
 }
 
@@ -212,7 +212,7 @@ impl<W: Sleeper> Default for Sleepers<W> {
 }
 
 impl<W: Sleeper> Sleepers<W> {
-    /// Producer side: call after making work visible in the injector.
+    /// Producer side: call after making work visible in a global lane.
     pub(crate) fn notify_one(&self) -> Notified {
         // Orders the caller's push before the reads below (pairs with the fence in
         // `announce_idle` and in `end_search`).
@@ -259,7 +259,7 @@ impl<W: Sleeper> Sleepers<W> {
     }
 
     /// A searching worker found a task. Returns whether it must wake another worker: it was the
-    /// last searcher, and `more_queued` (a look at the injector, made after the decrement) says
+    /// last searcher, and `more_queued` (a look at the global lanes, made after the decrement) says
     /// work is still waiting.
     pub(crate) fn found_work(&self, more_queued: impl FnOnce() -> bool) -> bool {
         self.end_search() && more_queued()
@@ -269,7 +269,7 @@ impl<W: Sleeper> Sleepers<W> {
     /// was the last one.
     pub(crate) fn end_search(&self) -> bool {
         let last = self.num_searching.fetch_sub(1, Ordering::SeqCst) == 1;
-        // Orders the decrement before the caller's check of the injector (pairs with the fence
+        // Orders the decrement before the caller's check of the lanes (pairs with the fence
         // in `notify_one`).
         fence(Ordering::SeqCst);
         last

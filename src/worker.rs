@@ -19,7 +19,15 @@
 //!
 //! A worker never looks at another worker's queue; moving work between workers is the
 //! balancer's job. A worker that wakes up is "searching" until it finds a task; if it was the
-//! last searcher and more work waits in the injector, it wakes another worker.
+//! last searcher and more work waits in a global lane, it wakes another worker.
+//!
+//! # How a worker waits
+//! The whole loop runs inside async-io's `block_on`, and parking is an `.await` on the worker's
+//! [`Parker`]: while parked, a worker may be the thread driving async-io's reactor, and a timer
+//! or socket it sees fire schedules the task onto this worker's own queue (`push` then wakes the
+//! worker itself), so it runs the task with no hop through another thread. Before parking, the
+//! last awake worker spins briefly ([`SPIN_FOR`], with back-off) so that work arriving from
+//! outside within microseconds doesn't cost a wake-up.
 //!
 //! # What the balancer sees
 //! [`WorkerShared`] publishes, with relaxed stores the balancer only samples: `poll_seq` (odd
