@@ -98,6 +98,11 @@ impl LocalQueue {
         self.queue.stealer()
     }
 
+    /// The st3 queue itself, as the destination of a steal.
+    pub(crate) fn worker(&self) -> &st3::fifo::Worker<Runnable> {
+        &self.queue
+    }
+
     pub(crate) fn push(&self, runnable: Runnable) -> Result<(), Runnable> {
         self.queue.push(runnable)
     }

@@ -12,13 +12,19 @@
 //!    global queue is read at least every 61 polls, Go's figure), appended to the local queue;
 //! 3. the local queue (FIFO: a task that yields goes behind everything already queued);
 //! 4. the local queue is empty: a fair share of the injector, else of the spill lane;
-//! 5. nothing: park (the handshake in `park.rs`).
+//! 5. all of those are empty: one steal attempt, half the queue of the worker that published the
+//!    longest one, if it holds at least [`STEAL_MIN`] tasks;
+//! 6. nothing: park (the handshake in `park.rs`).
 //!
 //! A fair share is `len / threads + 1` tasks, at most half the local queue's free room, so a
 //! burst spreads over the workers woken for it and a worker never overflows what it just took.
 //!
-//! A worker never looks at another worker's queue; moving work between workers is the
-//! balancer's job. A worker that wakes up is "searching" until it finds a task; if it was the
+//! Moving work between workers is the balancer's job, with one narrow exception (step 5): a
+//! worker that has run completely dry makes a single, targeted steal attempt, chosen from the
+//! lengths the workers publish, never a scan of their queues (design.md §2 allows this "if
+//! measured"; the balancer moves at most 64 tasks a tick, too slow for a burst that lasts a
+//! few milliseconds, see BENCHMARKS.md). Message-passing pairs and the tasks one reactor pass
+//! woke keep queues shorter than [`STEAL_MIN`], so they are left together. A worker that wakes up is "searching" until it finds a task; if it was the
 //! last searcher and more work waits in a global lane, it wakes another worker.
 //!
 //! # How a worker waits
@@ -78,6 +84,12 @@ const SPIN_FOR: Duration = Duration::from_micros(20);
 /// Upper bound of the spin back-off exponent: after a run of fruitless spins, a worker still
 /// tries one park in 64, so it notices when spinning starts paying again.
 const MAX_SPIN_BACKOFF: u32 = 6;
+
+/// A dry worker steals from another only if that one published at least this many queued tasks.
+/// Measured (BENCHMARKS.md): with 4 or 32, TCP echo lost 18-30 % of its throughput, because the
+/// burst of tasks one worker's reactor woke got split across cores; with 64 it is unchanged,
+/// while `yield_now` and `yield_many`, whose queues hold hundreds, still gain 15-25 %.
+const STEAL_MIN: usize = 64;
 
 /// The part of a worker other threads may look at. One per worker thread, shared through the
 /// pool's registry (balancer, stats) and the sleeper list (producers that wake it).
@@ -270,7 +282,30 @@ impl Local {
             self.last_was_local.set(true);
             return Some(runnable);
         }
-        self.grab(&pool.injector).or_else(|| self.grab(&pool.spill))
+        self.grab(&pool.injector)
+            .or_else(|| self.grab(&pool.spill))
+            .or_else(|| self.steal_once())
+    }
+
+    /// Takes half the longest published local queue, if it is long enough (step 5).
+    fn steal_once(&self) -> Option<Runnable> {
+        let (victim, len) = self.pool.with_workers(|workers| {
+            workers
+                .iter()
+                .filter(|w| !Arc::ptr_eq(w, &self.shared))
+                .map(|w| (w, w.signals.local_len.load(Ordering::Relaxed)))
+                .max_by_key(|&(_, len)| len)
+                .map(|(w, len)| (w.clone(), len))
+        })?;
+        if len < STEAL_MIN {
+            return None;
+        }
+        let (first, _) = victim
+            .stealer
+            .steal_and_pop(self.queue.worker(), |n| n / 2)
+            .ok()?;
+        self.last_was_local.set(false);
+        Some(first)
     }
 
     /// Takes one task from a global lane plus this worker's fair share of the rest, which goes
