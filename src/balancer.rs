@@ -210,7 +210,9 @@ impl Balancer {
             if in_poll && (declared || polling_for >= pool.config.stuck_threshold) {
                 stuck += 1;
                 declared_stuck += usize::from(declared);
-                let n = steal_into(&worker.stealer, &self.scratch, &pool.spill, |n| n);
+                let slot = worker.lifo.take().map(|runnable| pool.spill.push(runnable));
+                let n = usize::from(slot.is_some())
+                    + steal_into(&worker.stealer, &self.scratch, &pool.spill, |n| n);
                 if n > 0 {
                     log::trace!(
                         "smolscale: moved {n} tasks off worker {} (stuck for {polling_for:?})",

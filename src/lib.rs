@@ -114,8 +114,8 @@ where
     };
     let (runnable, task) = async_task::Builder::new()
         .propagate_panic(true)
-        .spawn(|()| future, worker::schedule);
-    runnable.schedule();
+        .spawn(|()| future, async_task::WithInfo(worker::schedule));
+    worker::schedule_spawned(runnable);
     task
 }
 

@@ -147,6 +147,34 @@ impl LocalQueue {
     }
 }
 
+/// One worker's LIFO slot: the task woken most recently on that worker, run before its queue
+/// (`worker.rs` bounds how often). The worker swaps tasks in and takes them out; the balancer
+/// takes what a stuck worker left there. A lock-free atomic cell, so every wake-up costs one
+/// atomic swap and no lock.
+#[derive(Default)]
+pub(crate) struct LifoSlot(crossbeam_utils::atomic::AtomicCell<Option<Runnable>>);
+
+/// The slot is swapped on every wake-up: it must be a plain atomic, not crossbeam's fallback
+/// lock.
+const _: () = assert!(crossbeam_utils::atomic::AtomicCell::<Option<Runnable>>::is_lock_free());
+
+impl LifoSlot {
+    /// Puts `runnable` in the slot and returns what was there.
+    pub(crate) fn swap(&self, runnable: Runnable) -> Option<Runnable> {
+        self.0.swap(Some(runnable))
+    }
+
+    pub(crate) fn take(&self) -> Option<Runnable> {
+        self.0.take()
+    }
+}
+
+impl std::fmt::Debug for LifoSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LifoSlot")
+    }
+}
+
 /// Moves up to `count(len)` tasks out of another worker's local queue into a global lane,
 /// through `scratch` (st3 moves batches only between its own queues). Balancer only.
 pub(crate) fn steal_into(

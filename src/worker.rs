@@ -10,16 +10,21 @@
 //!    (smolscale 0.4 read its global queue only when idle and let a timer fire 0.58 s late);
 //! 2. every [`SPILL_INTERVAL`]th iteration, a fair share of the spill lane (design.md §3.7: the
 //!    global queue is read at least every 61 polls, Go's figure), appended to the local queue;
-//! 3. the local queue (FIFO: a task that yields goes behind everything already queued);
-//! 4. the local queue is empty: a fair share of the injector, else of the spill lane;
-//! 5. all of those are empty: one steal attempt, half the queue of the worker that published the
+//! 3. the LIFO slot: the task most recently *woken* on this worker (not spawned, not yielding),
+//!    so a message's receiver runs right after its sender, caches warm, instead of behind every
+//!    queued task; at most [`MAX_LIFO_STREAK`] slot tasks in a row, then the local queue gets a
+//!    turn (tokio's bound), so a ping-pong pair can't starve the others;
+//! 4. the local queue (FIFO: a task that yields goes behind everything already queued), or the
+//!    LIFO slot if the streak bound had skipped it;
+//! 5. both are empty: a fair share of the injector, else of the spill lane;
+//! 6. all of those are empty: one steal attempt, half the queue of the worker that published the
 //!    longest one, if it holds at least [`STEAL_MIN`] tasks;
-//! 6. nothing: park (the handshake in `park.rs`).
+//! 7. nothing: park (the handshake in `park.rs`).
 //!
 //! A fair share is `len / threads + 1` tasks, at most half the local queue's free room, so a
 //! burst spreads over the workers woken for it and a worker never overflows what it just took.
 //!
-//! Moving work between workers is the balancer's job, with one narrow exception (step 5): a
+//! Moving work between workers is the balancer's job, with one narrow exception (step 6): a
 //! worker that has run completely dry makes a single, targeted steal attempt, chosen from the
 //! lengths the workers publish, never a scan of their queues (design.md §2 allows this "if
 //! measured"; the balancer moves at most 64 tasks a tick, too slow for a burst that lasts a
@@ -61,7 +66,7 @@ use async_task::Runnable;
 
 use crate::park::{Parker, Sleeper};
 use crate::pool::{pool, Pool};
-use crate::queue::{Injector, LocalQueue};
+use crate::queue::{Injector, LifoSlot, LocalQueue};
 use crate::stats::Counters;
 use crate::sync::{Arc, AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
@@ -85,6 +90,10 @@ const SPIN_FOR: Duration = Duration::from_micros(20);
 /// tries one park in 64, so it notices when spinning starts paying again.
 const MAX_SPIN_BACKOFF: u32 = 6;
 
+/// Most LIFO-slot tasks run in a row before the local queue gets a turn (tokio's
+/// `MAX_LIFO_POLLS_PER_TICK`, picked by hand there too).
+const MAX_LIFO_STREAK: u32 = 3;
+
 /// A dry worker steals from another only if that one published at least this many queued tasks.
 /// Measured (BENCHMARKS.md): with 4 or 32, TCP echo lost 18-30 % of its throughput, because the
 /// burst of tasks one worker's reactor woke got split across cores; with 64 it is unchanged,
@@ -103,6 +112,10 @@ pub(crate) struct WorkerShared {
     pub(crate) parker: Parker,
     /// The balancer's handle on the local queue, to move batches out of it.
     pub(crate) stealer: st3::fifo::Stealer<Runnable>,
+    /// The LIFO slot (step 3 of the module docs). Written by the worker (an atomic swap per
+    /// wake-up, an atomic take per poll from it); emptied by the balancer when the worker is
+    /// stuck, so the task woken last before a blocking call is not stranded behind it.
+    pub(crate) lifo: LifoSlot,
     /// Set by the balancer (before it unparks us, which publishes it) to make the worker exit.
     pub(crate) retire: AtomicBool,
     /// Nanoseconds since the pool's epoch at which the worker last parked; 0 while awake.
@@ -151,6 +164,7 @@ impl WorkerShared {
             signals: CachePadded::default(),
             parker: Parker::default(),
             stealer,
+            lifo: LifoSlot::default(),
             retire: AtomicBool::new(false),
             parked_at: AtomicU64::new(0),
         }
@@ -166,6 +180,12 @@ struct Local {
     ticks: Cell<u64>,
     /// Whether the last task came from the local queue (so the next may come from the injector).
     last_was_local: Cell<bool>,
+    /// LIFO-slot tasks run in a row.
+    lifo_streak: Cell<u32>,
+    /// Whether this worker put a task in its LIFO slot since it last took one out. Only this
+    /// thread fills the slot, so `false` means empty and spares an atomic swap on every poll;
+    /// `true` may be stale (the balancer emptied the slot), which costs one swap that finds None.
+    lifo_filled: Cell<bool>,
     /// Whether this worker counts in the sleepers' `num_searching` (it woke up with a token, or
     /// re-checked its way out of parking, and hasn't found a task yet).
     searching: Cell<bool>,
@@ -182,15 +202,26 @@ thread_local! {
     static CURRENT: RefCell<Option<Rc<Local>>> = const { RefCell::new(None) };
 }
 
-/// The schedule function of every task: see `queue.rs` for where a task goes.
-pub(crate) fn schedule(runnable: Runnable) {
+/// The schedule function of every task: see `queue.rs` for where a task goes. A wake-up on a
+/// worker goes to its LIFO slot; a task that woke itself while running (it yielded) goes to
+/// the back of the local queue.
+pub(crate) fn schedule(runnable: Runnable, info: async_task::ScheduleInfo) {
+    schedule_on(runnable, !info.woken_while_running);
+}
+
+/// Schedules a task that was just spawned: like a yield, it queues behind what is there.
+pub(crate) fn schedule_spawned(runnable: Runnable) {
+    schedule_on(runnable, false);
+}
+
+fn schedule_on(runnable: Runnable, lifo: bool) {
     let mut runnable = Some(runnable);
     // `try_with` fails only while this thread's locals are being destroyed; then this is not a
     // running worker and the task goes to the injector like any other foreign wake-up.
     let _ = CURRENT.try_with(|current| {
         if let Some(local) = current.borrow().as_deref() {
             if let Some(runnable) = runnable.take() {
-                local.push(runnable);
+                local.push(runnable, lifo);
             }
         }
     });
@@ -224,7 +255,7 @@ pub(crate) fn suspend_current() -> Option<Suspended> {
         .signals
         .in_block_on
         .store(true, Ordering::Relaxed);
-    if local.queue.spill_all(&local.pool.spill) > 0 {
+    if local.spill_all() > 0 {
         local.pool.notify();
     }
     Some(Suspended(Some(local)))
@@ -248,8 +279,26 @@ impl Drop for Suspended {
 }
 
 impl Local {
-    /// Queues a task scheduled on this worker's thread.
-    fn push(&self, runnable: Runnable) {
+    /// Queues a task scheduled on this worker's thread: into the LIFO slot if `lifo` (the slot's
+    /// previous occupant moves to the back of the queue), else at the back of the queue.
+    fn push(&self, runnable: Runnable, lifo: bool) {
+        let runnable = if lifo {
+            self.lifo_filled.set(true);
+            self.shared.lifo.swap(runnable)
+        } else {
+            Some(runnable)
+        };
+        if let Some(runnable) = runnable {
+            self.push_back(runnable);
+        }
+        if self.parked.get() {
+            // A timer or socket woke this task while we drove the reactor: run it ourselves.
+            self.shared.parker.unpark();
+        }
+    }
+
+    /// Appends a task to the local queue, spilling half of it if it is full.
+    fn push_back(&self, runnable: Runnable) {
         if let Err(runnable) = self.queue.push(runnable) {
             // Full: keep the newer half here, spill the older half and this task.
             let spill = &self.pool.spill;
@@ -257,10 +306,25 @@ impl Local {
             spill.push(runnable);
             self.pool.notify();
         }
-        if self.parked.get() {
-            // A timer or socket woke this task while we drove the reactor: run it ourselves.
-            self.shared.parker.unpark();
+    }
+
+    /// Moves the LIFO slot and the local queue to the spill lane (the worker stops running them).
+    fn spill_all(&self) -> usize {
+        let spill = &self.pool.spill;
+        self.lifo_filled.set(false);
+        let slot = self.shared.lifo.take().map(|runnable| spill.push(runnable));
+        usize::from(slot.is_some()) + self.queue.spill_all(spill)
+    }
+
+    /// Takes the LIFO slot's task, counting the streak.
+    fn take_lifo(&self) -> Option<Runnable> {
+        if !self.lifo_filled.replace(false) {
+            return None;
         }
+        let runnable = self.shared.lifo.take()?;
+        self.lifo_streak.set(self.lifo_streak.get() + 1);
+        self.last_was_local.set(true);
+        Some(runnable)
     }
 
     /// The next task to run, in the order given in the module docs.
@@ -278,8 +342,17 @@ impl Local {
                 return Some(runnable);
             }
         }
+        if self.lifo_streak.get() < MAX_LIFO_STREAK {
+            if let Some(runnable) = self.take_lifo() {
+                return Some(runnable);
+            }
+        }
+        self.lifo_streak.set(0);
         if let Some(runnable) = self.queue.pop() {
             self.last_was_local.set(true);
+            return Some(runnable);
+        }
+        if let Some(runnable) = self.take_lifo() {
             return Some(runnable);
         }
         self.grab(&pool.injector)
@@ -406,6 +479,8 @@ impl Local {
         shared.signals.local_len.store(0, Ordering::Relaxed);
         shared.parked_at.store(pool.now_nanos(), Ordering::Relaxed);
         let was_searching = self.searching.replace(false);
+        // (The LIFO slot is empty here: `next_task` takes it before giving up, and only this
+        // thread fills it.)
         let sleep = sleepers.begin_park(shared, was_searching, || {
             !self.queue.is_empty() || pool.has_global_work()
         });
@@ -458,6 +533,8 @@ pub(crate) fn run(
         queue,
         ticks: Cell::new(0),
         last_was_local: Cell::new(false),
+        lifo_streak: Cell::new(0),
+        lifo_filled: Cell::new(false),
         searching: Cell::new(searching),
         parked: Cell::new(false),
         spin_misses: Cell::new(0),
@@ -486,7 +563,7 @@ impl Drop for ExitGuard<'_> {
                 pool.sleepers.end_search();
             }
         }
-        local.queue.spill_all(&pool.spill);
+        local.spill_all();
         pool.worker_exited(&local.shared, unwinding);
         if pool.has_global_work() {
             pool.notify();
