@@ -360,7 +360,7 @@ impl Local {
             .or_else(|| self.steal_once())
     }
 
-    /// Takes half the longest published local queue, if it is long enough (step 5).
+    /// Takes half the longest published local queue, if it is long enough (step 6).
     fn steal_once(&self) -> Option<Runnable> {
         let (victim, len) = self.pool.with_workers(|workers| {
             workers

@@ -98,17 +98,7 @@ fn threads_stay_under_the_cap_and_a_forever_blocked_task_keeps_one() {
     };
     // ...while the pool keeps serving everything else.
     for _ in 0..3 {
-        let sum = block_on_within(LIMIT, "work beside a blocked task", async {
-            let tasks: Vec<_> = (0..10_000u64)
-                .map(|i| smolscale::spawn(async move { i }))
-                .collect();
-            let mut sum = 0;
-            for task in tasks {
-                sum += task.await;
-            }
-            sum
-        });
-        assert_eq!(sum, (0..10_000u64).sum::<u64>());
+        common::spawn_and_sum(LIMIT, "work beside a blocked task", 10_000);
     }
     // ...and nothing more: once the surplus retires, target + the one blocked thread remain.
     wait_until(LIMIT, "surplus retires around the blocked task", || {

@@ -84,17 +84,7 @@ fn panics_are_contained() {
         "no worker died: {:?}",
         logged("died")
     );
-    let sum = block_on_within(LIMIT, "10 000 tasks after the panics", async {
-        let tasks: Vec<_> = (0..10_000u64)
-            .map(|i| smolscale::spawn(async move { i }))
-            .collect();
-        let mut sum = 0;
-        for task in tasks {
-            sum += task.await;
-        }
-        sum
-    });
-    assert_eq!(sum, (0..10_000u64).sum::<u64>());
+    common::spawn_and_sum(LIMIT, "10 000 tasks after the panics", 10_000);
     wait_until(LIMIT, "every task accounted for", || {
         smolscale::stats().alive == 0
     });

@@ -22,17 +22,7 @@ impl Drop for DropCounter {
 
 #[test]
 fn hundred_thousand_tasks_all_complete() {
-    let sum = block_on_within(LIMIT, "100 000 tasks", async {
-        let tasks: Vec<_> = (0..100_000u64)
-            .map(|i| smolscale::spawn(async move { i }))
-            .collect();
-        let mut sum = 0;
-        for task in tasks {
-            sum += task.await;
-        }
-        sum
-    });
-    assert_eq!(sum, (0..100_000u64).sum::<u64>());
+    common::spawn_and_sum(LIMIT, "100 000 tasks", 100_000);
 }
 
 #[test]

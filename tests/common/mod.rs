@@ -23,6 +23,20 @@ pub fn block_on_within<T>(limit: Duration, what: &str, future: impl Future<Outpu
     smolscale::block_on(within(limit, what, future))
 }
 
+/// Spawns `n` tasks returning 0..n, awaits them all within `limit`, and checks every output
+/// arrived (their sum is right): no task lost, none run twice.
+pub fn spawn_and_sum(limit: Duration, what: &str, n: u64) {
+    let sum = block_on_within(limit, what, async move {
+        let tasks: Vec<_> = (0..n).map(|i| smolscale::spawn(async move { i })).collect();
+        let mut sum = 0;
+        for task in tasks {
+            sum += task.await;
+        }
+        sum
+    });
+    assert_eq!(sum, n * n.saturating_sub(1) / 2, "{what}: outputs missing");
+}
+
 /// Waits until `condition` holds, polling every millisecond; panics after `limit`.
 pub fn wait_until(limit: Duration, what: &str, mut condition: impl FnMut() -> bool) {
     let start = Instant::now();
