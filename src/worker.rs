@@ -24,13 +24,19 @@
 //! A fair share is `len / threads + 1` tasks, at most half the local queue's free room, so a
 //! burst spreads over the workers woken for it and a worker never overflows what it just took.
 //!
-//! Moving work between workers is the balancer's job, with one narrow exception (step 6): a
-//! worker that has run completely dry makes a single, targeted steal attempt, chosen from the
+//! Moving work between workers is the balancer's job, with two narrow exceptions. A worker that
+//! has run completely dry makes a single, targeted steal attempt (step 6), chosen from the
 //! lengths the workers publish, never a scan of their queues (design.md §2 allows this "if
 //! measured"; the balancer moves at most 64 tasks a tick, too slow for a burst that lasts a
-//! few milliseconds, see BENCHMARKS.md). Message-passing pairs and the tasks one reactor pass
-//! woke keep queues shorter than [`STEAL_MIN`], so they are left together. A worker that wakes up is "searching" until it finds a task; if it was the
-//! last searcher and more work waits in a global lane, it wakes another worker.
+//! few milliseconds, see BENCHMARKS.md). And a worker whose queued tasks have waited
+//! [`SHED_AFTER`] while another worker sat parked sheds half its queue to the spill lane and
+//! wakes that worker: the balancer's evacuation, done by the busy worker itself at a
+//! granularity of 100 µs instead of milliseconds. Without it the tasks one reactor pass woke
+//! all ran on the worker that drove the reactor: on 16 cores TCP echo stayed at one core's
+//! throughput (BENCHMARKS.md, scaling). Message-passing pairs and timer batches finish well
+//! within that time and are left together. A worker that wakes up is "searching" until it finds
+//! a task; if it was the last searcher and more work waits in a global lane, it wakes another
+//! worker.
 //!
 //! # How a worker waits
 //! The whole loop runs inside async-io's `block_on`, and parking is an `.await` on the worker's
@@ -99,6 +105,16 @@ const MAX_LIFO_STREAK: u32 = 3;
 /// burst of tasks one worker's reactor woke got split across cores; with 64 it is unchanged,
 /// while `yield_now` and `yield_many`, whose queues hold hundreds, still gain 15-25 %.
 const STEAL_MIN: usize = 64;
+
+/// A worker whose local queue has held waiting tasks for this long, while another worker is
+/// parked and none is searching, sheds half its queue to the spill lane and wakes a worker for
+/// it. A wake-up costs a few microseconds of the woken core; a batch of work this long would
+/// otherwise serialise on one core (a reactor pass that woke dozens of sockets, a burst of
+/// yields), while short exchanges (message passing, a timer's few tasks) finish before it.
+const SHED_AFTER: Duration = Duration::from_micros(100);
+
+/// The clock is read for [`SHED_AFTER`] only every this many polls from the local queue.
+const SHED_CHECK_EVERY: u64 = 16;
 
 /// The part of a worker other threads may look at. One per worker thread, shared through the
 /// pool's registry (balancer, stats) and the sleeper list (producers that wake it).
@@ -192,6 +208,9 @@ struct Local {
     /// True while the worker is parked. A task scheduled on this thread meanwhile was woken by
     /// the reactor this worker drives while parked; `push` then wakes the worker itself.
     parked: Cell<bool>,
+    /// Since when tasks have waited in the local queue while another worker sat parked
+    /// (sampled every [`SHED_CHECK_EVERY`] polls; `None` when that was last not the case).
+    backlog_since: Cell<Option<Instant>>,
     /// Spin back-off: fruitless spins in a row, and parks left before the next spin.
     spin_misses: Cell<u32>,
     parks_until_spin: Cell<u32>,
@@ -350,14 +369,44 @@ impl Local {
         self.lifo_streak.set(0);
         if let Some(runnable) = self.queue.pop() {
             self.last_was_local.set(true);
+            if tick.is_multiple_of(SHED_CHECK_EVERY) {
+                self.shed_if_backlogged();
+            }
             return Some(runnable);
         }
+        self.backlog_since.set(None);
         if let Some(runnable) = self.take_lifo() {
             return Some(runnable);
         }
         self.grab(&pool.injector)
             .or_else(|| self.grab(&pool.spill))
             .or_else(|| self.steal_once())
+    }
+
+    /// Sheds half the local queue to the spill lane and wakes a worker for it (or starts one,
+    /// below the target), once tasks have waited here for [`SHED_AFTER`] while another worker
+    /// sat parked (or the pool was below its target) and none searched.
+    fn shed_if_backlogged(&self) {
+        let sleepers = &self.pool.sleepers;
+        // Cheapest checks first: on a fully loaded pool nobody is parked and the clock is
+        // never read.
+        let pool = self.pool;
+        let idle_core = sleepers.parked() > 0 || pool.threads() < pool.target();
+        if self.queue.len() < 2 || !idle_core || sleepers.searching() != 0 {
+            self.backlog_since.set(None);
+            return;
+        }
+        let now = Instant::now();
+        match self.backlog_since.get() {
+            None => self.backlog_since.set(Some(now)),
+            Some(since) if now - since >= SHED_AFTER => {
+                self.backlog_since.set(None);
+                if self.queue.spill(&pool.spill, |n| n / 2) > 0 {
+                    pool.notify();
+                }
+            }
+            Some(_) => {}
+        }
     }
 
     /// Takes half the longest published local queue, if it is long enough (step 6).
@@ -537,6 +586,7 @@ pub(crate) fn run(
         lifo_filled: Cell::new(false),
         searching: Cell::new(searching),
         parked: Cell::new(false),
+        backlog_since: Cell::new(None),
         spin_misses: Cell::new(0),
         parks_until_spin: Cell::new(0),
     });
