@@ -107,8 +107,8 @@ const MAX_LIFO_STREAK: u32 = 3;
 const STEAL_MIN: usize = 64;
 
 /// A worker whose local queue has held waiting tasks for this long, while another worker is
-/// parked and none is searching, sheds half its queue to the spill lane and wakes a worker for
-/// it. A wake-up costs a few microseconds of the woken core; a batch of work this long would
+/// parked (or the pool is below its target) and none is searching, sheds half its queue to the
+/// spill lane and wakes (or starts) a worker for it. A wake-up costs a few microseconds of the woken core; a batch of work this long would
 /// otherwise serialise on one core (a reactor pass that woke dozens of sockets, a burst of
 /// yields), while short exchanges (message passing, a timer's few tasks) finish before it.
 const SHED_AFTER: Duration = Duration::from_micros(100);
@@ -387,10 +387,10 @@ impl Local {
     /// below the target), once tasks have waited here for [`SHED_AFTER`] while another worker
     /// sat parked (or the pool was below its target) and none searched.
     fn shed_if_backlogged(&self) {
-        let sleepers = &self.pool.sleepers;
+        let pool = self.pool;
+        let sleepers = &pool.sleepers;
         // Cheapest checks first: on a fully loaded pool nobody is parked and the clock is
         // never read.
-        let pool = self.pool;
         let idle_core = sleepers.parked() > 0 || pool.threads() < pool.target();
         if self.queue.len() < 2 || !idle_core || sleepers.searching() != 0 {
             self.backlog_since.set(None);
