@@ -223,3 +223,40 @@ fn evacuation_races_with_pushes() {
         );
     });
 }
+
+/// Shedding (`worker::Local::shed_if_backlogged`): a busy worker moves half its local queue to
+/// a global lane and notifies, while another worker gives up searching and parks. The shed
+/// task must reach the parking worker (no lost wake-up), and every task runs exactly once.
+#[test]
+fn shedding_races_with_a_parking_worker() {
+    check(3, || {
+        let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let sleepers = Arc::new(Sleepers::<TestWorker>::default());
+        let lane = Arc::new(Injector::default());
+        let busy = LocalQueue::new();
+        for _ in 0..3 {
+            busy.push(counted(&runs)).unwrap();
+        }
+        let idle = Arc::new(TestWorker::default());
+        // The idle worker was just woken and is about to find nothing and park.
+        sleepers.add_searcher();
+
+        let w = {
+            let (sleepers, lane, idle) = (sleepers.clone(), lane.clone(), idle.clone());
+            thread::spawn(move || worker_loop(&sleepers, &lane, &idle, 1))
+        };
+        let shed = busy.spill(&lane, |n| n / 2);
+        assert_eq!(shed, 1);
+        sleepers.notify_one();
+        while let Some(runnable) = busy.pop() {
+            runnable.run();
+        }
+        w.join().unwrap();
+        assert_eq!(
+            runs.load(std::sync::atomic::Ordering::SeqCst),
+            3,
+            "a task was lost or run twice"
+        );
+        assert_eq!(sleepers.searching(), 0);
+    });
+}
