@@ -48,6 +48,7 @@ use std::panic::{resume_unwind, AssertUnwindSafe};
 use futures_lite::FutureExt;
 
 mod balancer;
+mod block_on;
 mod config;
 pub mod immortal;
 mod park;
@@ -177,7 +178,7 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
 /// ```
 pub fn block_on<F: Future>(future: F) -> F::Output {
     let _suspended = worker::suspend_current();
-    async_io::block_on(future)
+    block_on::block_on(future)
 }
 
 /// Worker threads alive now (stuck ones and surplus ones waiting to retire included; the

@@ -90,11 +90,11 @@ pub(crate) const SPILL_INTERVAL: u64 = 61;
 /// [`MAX_SPIN_BACKOFF`]), a spin that found work resets k. Request/response with a thread
 /// outside the pool keeps finding work and keeps spinning; a timer-driven load, whose work
 /// arrives a millisecond later, stops paying for it. Picked by measurement (BENCHMARKS.md).
-const SPIN_FOR: Duration = Duration::from_micros(20);
+pub(crate) const SPIN_FOR: Duration = Duration::from_micros(20);
 
 /// Upper bound of the spin back-off exponent: after a run of fruitless spins, a worker still
 /// tries one park in 64, so it notices when spinning starts paying again.
-const MAX_SPIN_BACKOFF: u32 = 6;
+pub(crate) const MAX_SPIN_BACKOFF: u32 = 6;
 
 /// Most LIFO-slot tasks run in a row before the local queue gets a turn (tokio's
 /// `MAX_LIFO_POLLS_PER_TICK`, picked by hand there too).

@@ -110,3 +110,76 @@ fn tasks_woken_during_a_nested_block_on_are_not_stranded() {
         .await
     });
 }
+
+/// Before it lets the thread sleep, `block_on` spins briefly for a wake-up (src/block_on.rs).
+/// Wake-ups at every moment must be seen: during the poll, during the spin, just after the
+/// spin gives up, and long after the thread went to sleep.
+#[test]
+fn wakes_at_every_delay_are_seen() {
+    on_thread_within(LIMIT, "300 waits with wakes at random delays", || {
+        let mut rng = fastrand::Rng::with_seed(7);
+        for round in 0..300u32 {
+            let (send, recv) = async_channel::bounded::<u32>(1);
+            let delay = match rng.u8(..5) {
+                0 => None,
+                1 => Some(Duration::from_micros(rng.u64(..5))),
+                2 => Some(Duration::from_micros(rng.u64(15..40))),
+                3 => Some(Duration::from_micros(rng.u64(40..200))),
+                _ => Some(Duration::from_millis(rng.u64(1..5))),
+            };
+            let sender = std::thread::spawn(move || {
+                if let Some(delay) = delay {
+                    std::thread::sleep(delay);
+                }
+                send.send_blocking(round).unwrap();
+            });
+            let got = smolscale::block_on(within(LIMIT, "the value sent", recv.recv()));
+            assert_eq!(got, Ok(round));
+            sender.join().unwrap();
+        }
+    });
+}
+
+/// A future may keep `block_on`'s waker after the call returns (here, in a slot) and wake it
+/// later, during another `block_on` on the same thread: that call must neither finish early
+/// nor hang.
+#[test]
+fn a_waker_kept_after_the_call_is_harmless() {
+    on_thread_within(LIMIT, "late wakes into a later block_on", || {
+        let kept = std::sync::Arc::new(std::sync::Mutex::new(None::<std::task::Waker>));
+        for _ in 0..50 {
+            let slot = kept.clone();
+            smolscale::block_on(std::future::poll_fn(move |cx| {
+                *slot.lock().unwrap() = Some(cx.waker().clone());
+                std::task::Poll::Ready(())
+            }));
+            let stale = kept.lock().unwrap().take().unwrap();
+            let waker_thread = std::thread::spawn(move || {
+                for _ in 0..20 {
+                    stale.wake_by_ref();
+                    std::thread::sleep(Duration::from_micros(50));
+                }
+            });
+            let start = std::time::Instant::now();
+            smolscale::block_on(async_io::Timer::after(Duration::from_millis(2)));
+            assert!(
+                start.elapsed() >= Duration::from_millis(2),
+                "a stale wake-up ended the wait early"
+            );
+            waker_thread.join().unwrap();
+        }
+    });
+}
+
+/// `block_on` inside `block_on` on one plain thread (the inner call can't reuse the outer
+/// call's cached waker).
+#[test]
+fn nested_on_a_plain_thread() {
+    let value = on_thread_within(LIMIT, "nested block_on on a plain thread", || {
+        smolscale::block_on(async {
+            let inner = smolscale::block_on(async { smolscale::spawn(async { 20 }).await });
+            inner + smolscale::spawn(async { 22 }).await
+        })
+    });
+    assert_eq!(value, 42);
+}

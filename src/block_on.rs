@@ -1,0 +1,165 @@
+//! `block_on` for any thread: async-io's `block_on`, preceded by a short spin whenever the
+//! future is about to wait.
+//!
+//! A thread outside the pool that waits on the pool (`main` awaiting a spawned task, a plain
+//! thread sending into a channel that tasks drain) would otherwise sleep on a futex after every
+//! pending poll, and the task that answers it a few microseconds later pays for waking it: on
+//! a VM, tens of microseconds per exchange, and the two sides fall into lockstep. So before the
+//! thread parks, it watches for a wake-up for up to [`SPIN_FOR`], the same bound and adaptive
+//! back-off as a worker's spin (`worker.rs`): a spin that sees nothing makes this thread skip
+//! the next 2^k spins, so a `block_on` waiting on a timer or a socket pays for one short spin
+//! now and then, not on every wait. Measured (BENCHMARKS.md, tuning log 10): smolscale 0.4's
+//! `fanout` was bimodal, 0.5 ms when the main thread never slept, 9-11 ms when it did.
+//!
+//! How the spin sees the wake-up: the future is polled with a waker of ours, which records the
+//! wake and forwards it to async-io's. After a pending poll we watch that record; either way
+//! we then return `Pending` to async-io, whose own waker has already been called if the wake
+//! came, so it polls again without parking. async-io keeps deciding when to drive the reactor.
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::pin;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Wake, Waker};
+use std::time::Instant;
+
+use crate::worker::{MAX_SPIN_BACKOFF, SPIN_FOR};
+
+thread_local! {
+    /// This thread's spin back-off: fruitless spins in a row, and waits left before the next
+    /// spin. Kept across calls, so a thread that keeps waiting on slow events stops spinning.
+    static BACKOFF: Cell<(u32, u32)> = const { Cell::new((0, 0)) };
+    /// A signal and its waker, reused by this thread's `block_on` calls (a nested call, which
+    /// finds it borrowed, makes its own), so a call costs no allocation.
+    static CACHE: RefCell<(Arc<Signal>, Waker)> = RefCell::new(Signal::new());
+}
+
+/// `Signal::state`: polling or spinning, nobody woke us yet.
+const WAITING: u8 = 0;
+/// A wake-up came while we polled or spun: the spinner sees it and re-polls.
+const WOKEN: u8 = 1;
+/// The spin ended without a wake-up and async-io may park the thread: a wake-up must go to
+/// async-io's waker.
+const PARKING: u8 = 2;
+
+/// The waker the future is polled with.
+struct Signal {
+    /// [`WAITING`], [`WOKEN`] or [`PARKING`]. A wake-up swaps in `WOKEN` (AcqRel: the spinner
+    /// that reads it sees what the waker wrote before waking; the waker that finds `PARKING`
+    /// sees the `outer` waker stored before it).
+    state: AtomicU8,
+    /// async-io's waker for this call, stored before the state turns to `PARKING`; read by a
+    /// wake-up only then (the spin's fast path takes no lock).
+    outer: Mutex<Option<Waker>>,
+}
+
+impl Signal {
+    fn new() -> (Arc<Signal>, Waker) {
+        let signal = Arc::new(Signal {
+            state: AtomicU8::new(WAITING),
+            outer: Mutex::new(None),
+        });
+        let waker = Waker::from(signal.clone());
+        (signal, waker)
+    }
+
+    fn outer(&self) -> std::sync::MutexGuard<'_, Option<Waker>> {
+        self.outer.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Wake for Signal {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if self.state.swap(WOKEN, Ordering::AcqRel) == PARKING {
+            if let Some(outer) = self.outer().as_ref() {
+                outer.wake_by_ref();
+            }
+        }
+    }
+}
+
+pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
+    let mut future = Some(future);
+    let cached = CACHE.try_with(|cache| {
+        let cached = cache.try_borrow_mut().ok()?;
+        Some(run(future.take()?, &cached.0, &cached.1))
+    });
+    match (cached, future) {
+        (Ok(Some(output)), _) => output,
+        // Nested in another `block_on` on this thread, or called while the thread's locals
+        // are being destroyed: a signal of its own.
+        (_, Some(future)) => {
+            let (signal, waker) = Signal::new();
+            run(future, &signal, &waker)
+        }
+        (_, None) => unreachable!("the future is taken only by a call that returns"),
+    }
+}
+
+fn run<F: Future>(future: F, signal: &Signal, waker: &Waker) -> F::Output {
+    let mut future = pin!(future);
+    let output = async_io::block_on(std::future::poll_fn(|cx| {
+        signal.state.store(WAITING, Ordering::Relaxed);
+        let poll = future.as_mut().poll(&mut Context::from_waker(waker));
+        if poll.is_pending() && !spin_for_wake(&signal.state) {
+            // Hand over to async-io: from now on a wake-up goes to its waker. If one came
+            // after the spin gave up, pass it on ourselves.
+            {
+                let mut outer = signal.outer();
+                if !outer.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                    *outer = Some(cx.waker().clone());
+                }
+            }
+            if signal
+                .state
+                .compare_exchange(WAITING, PARKING, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                return poll;
+            }
+        }
+        if poll.is_pending() {
+            // Woken during the poll or the spin: async-io polls again without parking.
+            cx.waker().wake_by_ref();
+        }
+        poll
+    }));
+    // A late wake-up (the future's waker kept somewhere) must not reach a later call's
+    // async-io waker.
+    *signal.outer() = None;
+    signal.state.store(WAITING, Ordering::Relaxed);
+    output
+}
+
+/// Spins until `state` turns [`WOKEN`] or [`SPIN_FOR`] has passed, as the back-off allows.
+/// Returns whether it saw the wake-up.
+fn spin_for_wake(state: &AtomicU8) -> bool {
+    if state.load(Ordering::Acquire) == WOKEN {
+        return true;
+    }
+    let (misses, skip) = BACKOFF.get();
+    if skip > 0 {
+        BACKOFF.set((misses, skip - 1));
+        return false;
+    }
+    let start = Instant::now();
+    loop {
+        for _ in 0..32 {
+            if state.load(Ordering::Acquire) == WOKEN {
+                BACKOFF.set((0, 0));
+                return true;
+            }
+            std::hint::spin_loop();
+        }
+        if start.elapsed() >= SPIN_FOR {
+            let misses = (misses + 1).min(MAX_SPIN_BACKOFF);
+            BACKOFF.set((misses, (1 << misses) - 1));
+            return false;
+        }
+    }
+}
