@@ -48,13 +48,14 @@ use std::panic::{resume_unwind, AssertUnwindSafe};
 use futures_lite::FutureExt;
 
 mod balancer;
-mod block_on;
+mod caller;
 mod config;
 pub mod immortal;
 mod park;
 mod pool;
 mod queue;
 pub mod reaper;
+mod spin;
 mod stats;
 mod sync;
 mod worker;
@@ -182,7 +183,7 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
 /// ```
 pub fn block_on<F: Future>(future: F) -> F::Output {
     let _suspended = worker::suspend_current();
-    block_on::block_on(future)
+    caller::block_on(future)
 }
 
 /// Worker threads alive now (stuck ones and surplus ones waiting to retire included; the

@@ -43,8 +43,8 @@
 //! [`Parker`]: while parked, a worker may be the thread driving async-io's reactor, and a timer
 //! or socket it sees fire schedules the task onto this worker's own queue (`push` then wakes the
 //! worker itself), so it runs the task with no hop through another thread. Before parking, the
-//! last awake worker spins briefly ([`SPIN_FOR`], with back-off) so that work arriving from
-//! outside within microseconds doesn't cost a wake-up.
+//! last awake worker spins briefly ([`SPIN_FOR`](crate::spin::SPIN_FOR), with back-off) so that
+//! work arriving from outside within microseconds doesn't cost a wake-up.
 //!
 //! # What the balancer sees
 //! [`WorkerShared`] publishes, with relaxed stores the balancer only samples: `poll_seq` (odd
@@ -73,28 +73,13 @@ use async_task::Runnable;
 use crate::park::{Parker, Sleeper};
 use crate::pool::{pool, Pool};
 use crate::queue::{Injector, LifoSlot, LocalQueue};
+use crate::spin::Backoff;
 use crate::stats::Counters;
 use crate::sync::{Arc, AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 /// Every this many loop iterations a worker takes a share of the spill lane before its local
 /// queue. Go's `schedtick % 61` (a prime, so it doesn't beat with task patterns of period 2, 4).
 pub(crate) const SPILL_INTERVAL: u64 = 61;
-
-/// How long the last awake worker keeps looking for work before it parks (design.md §4: one
-/// spinner, 10-50 µs, as tokio and Go bound theirs). While it spins it counts as searching, so
-/// a producer outside the pool (a thread, the reactor) skips the wake-up it would have cost: on
-/// a VM, waking a sleeping core costs tens of microseconds. Only the last awake worker spins:
-/// while others still run, spinning would take CPU from them (TCP echo lost 30 % of its
-/// throughput that way on 2 cores). And it adapts: a spin that found nothing makes the worker
-/// skip spinning for the next 2^k parks (k growing with each fruitless spin, up to
-/// [`MAX_SPIN_BACKOFF`]), a spin that found work resets k. Request/response with a thread
-/// outside the pool keeps finding work and keeps spinning; a timer-driven load, whose work
-/// arrives a millisecond later, stops paying for it. Picked by measurement (BENCHMARKS.md).
-pub(crate) const SPIN_FOR: Duration = Duration::from_micros(20);
-
-/// Upper bound of the spin back-off exponent: after a run of fruitless spins, a worker still
-/// tries one park in 64, so it notices when spinning starts paying again.
-pub(crate) const MAX_SPIN_BACKOFF: u32 = 6;
 
 /// Most LIFO-slot tasks run in a row before the local queue gets a turn (tokio's
 /// `MAX_LIFO_POLLS_PER_TICK`, picked by hand there too).
@@ -211,9 +196,8 @@ struct Local {
     /// Since when tasks have waited in the local queue while another worker sat parked
     /// (sampled every [`SHED_CHECK_EVERY`] polls; `None` when that was last not the case).
     backlog_since: Cell<Option<Instant>>,
-    /// Spin back-off: fruitless spins in a row, and parks left before the next spin.
-    spin_misses: Cell<u32>,
-    parks_until_spin: Cell<u32>,
+    /// When this worker's spins before parking stopped paying (`spin.rs`).
+    backoff: Backoff,
 }
 
 thread_local! {
@@ -475,17 +459,18 @@ impl Local {
         }
     }
 
-    /// Before parking: spins for up to [`SPIN_FOR`] watching the global lanes, if every other
-    /// worker is parked, none is searching, and the back-off allows. Returns whether work
-    /// appeared (the worker is then searching).
+    /// Before parking: spins for up to [`SPIN_FOR`](crate::spin::SPIN_FOR) watching the global
+    /// lanes, if every other worker is parked, none is searching, and the back-off allows (`spin.rs`). While it
+    /// spins it counts as searching, so a producer outside the pool skips the wake-up it would
+    /// have cost. Only the last awake worker spins: while others still run, spinning would take
+    /// CPU from them (TCP echo lost 30 % of its throughput that way on 2 cores). Returns
+    /// whether work appeared (the worker is then searching).
     fn spin(&self) -> bool {
         let pool = self.pool;
         if pool.sleepers.parked() + 1 < pool.threads() {
             return false;
         }
-        let skip = self.parks_until_spin.get();
-        if skip > 0 {
-            self.parks_until_spin.set(skip - 1);
+        if !self.backoff.may_spin() {
             return false;
         }
         if !self.searching.get() {
@@ -494,22 +479,7 @@ impl Local {
             }
             self.searching.set(true);
         }
-        let start = Instant::now();
-        loop {
-            for _ in 0..32 {
-                if pool.has_global_work() {
-                    self.spin_misses.set(0);
-                    return true;
-                }
-                std::hint::spin_loop();
-            }
-            if start.elapsed() >= SPIN_FOR {
-                let misses = (self.spin_misses.get() + 1).min(MAX_SPIN_BACKOFF);
-                self.spin_misses.set(misses);
-                self.parks_until_spin.set((1 << misses) - 1);
-                return false;
-            }
-        }
+        self.backoff.spin_until(|| pool.has_global_work())
     }
 
     /// Parks until there is work. Returns false if the worker must exit instead.
@@ -587,8 +557,7 @@ pub(crate) fn run(
         searching: Cell::new(searching),
         parked: Cell::new(false),
         backlog_since: Cell::new(None),
-        spin_misses: Cell::new(0),
-        parks_until_spin: Cell::new(0),
+        backoff: Backoff::new(),
     });
     local.shared.parker.register();
     CURRENT.with(|current| *current.borrow_mut() = Some(local.clone()));

@@ -111,7 +111,7 @@ fn tasks_woken_during_a_nested_block_on_are_not_stranded() {
     });
 }
 
-/// Before it lets the thread sleep, `block_on` spins briefly for a wake-up (src/block_on.rs).
+/// Before it lets the thread sleep, `block_on` spins briefly for a wake-up (src/caller.rs).
 /// Wake-ups at every moment must be seen: during the poll, during the spin, just after the
 /// spin gives up, and long after the thread went to sleep.
 #[test]

@@ -5,31 +5,32 @@
 //! thread sending into a channel that tasks drain) would otherwise sleep on a futex after every
 //! pending poll, and the task that answers it a few microseconds later pays for waking it: on
 //! a VM, tens of microseconds per exchange, and the two sides fall into lockstep. So before the
-//! thread parks, it watches for a wake-up for up to [`SPIN_FOR`], the same bound and adaptive
-//! back-off as a worker's spin (`worker.rs`): a spin that sees nothing makes this thread skip
+//! thread parks, it watches for a wake-up for up to [`SPIN_FOR`](crate::spin::SPIN_FOR), with
+//! the workers' adaptive back-off (`spin.rs`): a spin that sees nothing makes this thread skip
 //! the next 2^k spins, so a `block_on` waiting on a timer or a socket pays for one short spin
 //! now and then, not on every wait. Measured (BENCHMARKS.md, tuning log 10): smolscale 0.4's
 //! `fanout` was bimodal, 0.5 ms when the main thread never slept, 9-11 ms when it did.
 //!
-//! How the spin sees the wake-up: the future is polled with a waker of ours, which records the
-//! wake and forwards it to async-io's. After a pending poll we watch that record; either way
-//! we then return `Pending` to async-io, whose own waker has already been called if the wake
-//! came, so it polls again without parking. async-io keeps deciding when to drive the reactor.
+//! How the spin sees the wake-up: the future is polled with a waker of ours. While the thread
+//! polls or spins, a wake-up only swaps a state word, which the spinner reads: no lock, no
+//! syscall. When the spin gives up, async-io's waker is stored and the state turns `PARKING`;
+//! from then on a wake-up goes through to async-io's waker. Either way we return `Pending` to
+//! async-io (calling its waker ourselves if we saw the wake-up), so async-io keeps deciding when
+//! to drive the reactor and when to park.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::future::Future;
 use std::pin::pin;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Wake, Waker};
-use std::time::Instant;
 
-use crate::worker::{MAX_SPIN_BACKOFF, SPIN_FOR};
+use crate::spin::Backoff;
 
 thread_local! {
-    /// This thread's spin back-off: fruitless spins in a row, and waits left before the next
-    /// spin. Kept across calls, so a thread that keeps waiting on slow events stops spinning.
-    static BACKOFF: Cell<(u32, u32)> = const { Cell::new((0, 0)) };
+    /// This thread's spin back-off, kept across calls, so a thread that keeps waiting on slow
+    /// events stops spinning.
+    static BACKOFF: Backoff = const { Backoff::new() };
     /// A signal and its waker, reused by this thread's `block_on` calls (a nested call, which
     /// finds it borrowed, makes its own), so a call costs no allocation.
     static CACHE: RefCell<(Arc<Signal>, Waker)> = RefCell::new(Signal::new());
@@ -136,30 +137,10 @@ fn run<F: Future>(future: F, signal: &Signal, waker: &Waker) -> F::Output {
     output
 }
 
-/// Spins until `state` turns [`WOKEN`] or [`SPIN_FOR`] has passed, as the back-off allows.
+/// Spins until `state` turns [`WOKEN`] or [`SPIN_FOR`](crate::spin::SPIN_FOR) has passed, as
+/// the back-off allows.
 /// Returns whether it saw the wake-up.
 fn spin_for_wake(state: &AtomicU8) -> bool {
-    if state.load(Ordering::Acquire) == WOKEN {
-        return true;
-    }
-    let (misses, skip) = BACKOFF.get();
-    if skip > 0 {
-        BACKOFF.set((misses, skip - 1));
-        return false;
-    }
-    let start = Instant::now();
-    loop {
-        for _ in 0..32 {
-            if state.load(Ordering::Acquire) == WOKEN {
-                BACKOFF.set((0, 0));
-                return true;
-            }
-            std::hint::spin_loop();
-        }
-        if start.elapsed() >= SPIN_FOR {
-            let misses = (misses + 1).min(MAX_SPIN_BACKOFF);
-            BACKOFF.set((misses, (1 << misses) - 1));
-            return false;
-        }
-    }
+    let woken = || state.load(Ordering::Acquire) == WOKEN;
+    woken() || BACKOFF.with(|backoff| backoff.may_spin() && backoff.spin_until(woken))
 }
