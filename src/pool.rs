@@ -104,8 +104,9 @@ pub(crate) struct Pool {
     pub(crate) sleepers: Sleepers<WorkerShared>,
     /// The balancer's wake-up line.
     pub(crate) balancer: BalancerSignal,
-    /// Every live worker. Locked when a thread starts or exits and when the balancer or
-    /// `stats()` takes a sample; never on the scheduling path.
+    /// Every live worker. Locked when a thread starts or exits, when the balancer or `stats()`
+    /// takes a sample, and once by a worker that runs dry, for its one steal attempt (it reads
+    /// the published queue lengths); never while a task is queued or run.
     workers: Mutex<Vec<Arc<WorkerShared>>>,
     /// Worker threads alive, counting ones reserved and being started. SeqCst: the balancer
     /// compares it with the parked count before it sleeps (see `balancer.rs`).

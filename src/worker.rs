@@ -93,9 +93,10 @@ const STEAL_MIN: usize = 64;
 
 /// A worker whose local queue has held waiting tasks for this long, while another worker is
 /// parked (or the pool is below its target) and none is searching, sheds half its queue to the
-/// spill lane and wakes (or starts) a worker for it. A wake-up costs a few microseconds of the woken core; a batch of work this long would
-/// otherwise serialise on one core (a reactor pass that woke dozens of sockets, a burst of
-/// yields), while short exchanges (message passing, a timer's few tasks) finish before it.
+/// spill lane and wakes (or starts) a worker for it. A wake-up costs a few microseconds of the
+/// woken core; a batch of work this long would otherwise serialise on one core (a reactor pass
+/// that woke dozens of sockets, a burst of yields), while short exchanges (message passing, a
+/// timer's few tasks) finish before it.
 const SHED_AFTER: Duration = Duration::from_micros(100);
 
 /// The clock is read for [`SHED_AFTER`] only every this many polls from the local queue.
@@ -190,8 +191,10 @@ struct Local {
     /// Whether this worker counts in the sleepers' `num_searching` (it woke up with a token, or
     /// re-checked its way out of parking, and hasn't found a task yet).
     searching: Cell<bool>,
-    /// True while the worker is parked. A task scheduled on this thread meanwhile was woken by
-    /// the reactor this worker drives while parked; `push` then wakes the worker itself.
+    /// True while the worker is parked and not yet unparked. A task scheduled on this thread
+    /// meanwhile was woken by the reactor this worker drives while parked; the first such `push`
+    /// wakes the worker itself and clears this, so a reactor pass that wakes many tasks
+    /// unparks once.
     parked: Cell<bool>,
     /// Since when tasks have waited in the local queue while another worker sat parked
     /// (sampled every [`SHED_CHECK_EVERY`] polls; `None` when that was last not the case).
@@ -294,7 +297,7 @@ impl Local {
         if let Some(runnable) = runnable {
             self.push_back(runnable);
         }
-        if self.parked.get() {
+        if self.parked.replace(false) {
             // A timer or socket woke this task while we drove the reactor: run it ourselves.
             self.shared.parker.unpark();
         }
@@ -460,9 +463,9 @@ impl Local {
     }
 
     /// Before parking: spins for up to [`SPIN_FOR`](crate::spin::SPIN_FOR) watching the global
-    /// lanes, if every other worker is parked, none is searching, and the back-off allows (`spin.rs`). While it
-    /// spins it counts as searching, so a producer outside the pool skips the wake-up it would
-    /// have cost. Only the last awake worker spins: while others still run, spinning would take
+    /// lanes, if every other worker is parked, none is searching, and the back-off allows
+    /// (`spin.rs`). While it spins it counts as searching, so a producer outside the pool skips
+    /// the wake-up it would have cost. Only the last awake worker spins: while others still run, spinning would take
     /// CPU from them (TCP echo lost 30 % of its throughput that way on 2 cores). Returns
     /// whether work appeared (the worker is then searching).
     fn spin(&self) -> bool {
