@@ -17,11 +17,16 @@
 //!    longest retires once it has been parked for the retirement period; one per tick.
 //!
 //! # How it sleeps
-//! It ticks every 1 ms while anything happens, doubling the period after 50 quiet ticks up to
-//! 10 ms or half the stuck threshold, whichever is less (so a stuck poll is always caught within
-//! threshold + period). When a sample finds every worker parked and both global lanes empty, it sleeps with no
+//! It ticks every 1 ms while a worker is stuck or a poll spans two samples, doubling the period
+//! after 50 quiet ticks up to 10 ms or half the stuck threshold, whichever is less (so a stuck
+//! poll is always caught within threshold + period). Moving work doesn't keep the tick fast: a
+//! partly loaded pool has a queue to even out at most ticks, and a 1 ms tick there only woke
+//! parked workers more often (BENCHMARKS.md, tuning log 12). When two ticks in a row find every
+//! worker parked, both global lanes empty and no poll since the tick before, it sleeps with no
 //! timeout at all (or until the next surplus worker's retirement is due): an idle pool makes no
-//! periodic wake-ups (design.md §3.6). The handshake that makes that safe is Dekker's again: the
+//! periodic wake-ups (design.md §3.6). It does not sleep on the first sample that catches every
+//! worker parked: in a pool that parks between messages, that happens at most ticks, and each
+//! such sleep cost a poke (a futex wake) from the next worker to unpark. The handshake that makes that safe is Dekker's again: the
 //! balancer sets `sleeping` and then re-reads the parked and thread counts (all SeqCst); a worker
 //! that leaves its parker (or starts, or exits) changes those counts and then reads `sleeping`,
 //! and pokes the balancer awake if it is set. A stale poke costs one spurious tick, never a
@@ -49,8 +54,14 @@ const MIN_PERIOD: Duration = Duration::from_millis(1);
 /// longer period let polls a little over the threshold go unseen altogether (measured: 1.1 ms
 /// polls with a 1 ms threshold were never caught once the period had grown to 8 ms).
 const MAX_PERIOD: Duration = Duration::from_millis(10);
-/// Quiet ticks (nothing moved, nothing stuck, no long poll in progress) before the period doubles.
+/// Quiet ticks (nothing stuck, no long poll in progress) before the period doubles.
 const QUIET_TICKS_BEFORE_BACKOFF: u32 = 50;
+/// Ticks in a row that must find every worker parked *and* no poll since the tick before,
+/// before the balancer sleeps until poked. A partly loaded pool (workers parking between
+/// messages, timers firing every millisecond) keeps ticking at the slow period instead of
+/// sleeping whenever a sample catches all workers parked and being poked awake by the next
+/// worker to unpark: on 2 cores that cycle was half of the process's context switches.
+const IDLE_TICKS_BEFORE_SLEEP: u32 = 2;
 /// A queue is overloaded above this percentage of the average (Linux's `imbalance_pct`).
 const IMBALANCE_PERCENT: usize = 117;
 /// ... and only if it is at least this many tasks above the average.
@@ -142,6 +153,8 @@ struct Balancer {
     min_period: Duration,
     max_period: Duration,
     quiet_ticks: u32,
+    /// Ticks in a row that found the pool parked with no poll since the tick before.
+    idle_ticks: u32,
     bucket: TokenBucket,
     /// Whether we already warned that `max_threads` stops growth (reset once below the cap).
     warned_cap: bool,
@@ -163,6 +176,7 @@ pub(crate) fn run(pool: &'static Pool) {
         min_period: MIN_PERIOD.min(max_period),
         max_period,
         quiet_ticks: 0,
+        idle_ticks: 0,
         bucket: TokenBucket {
             tokens: BURST_PER_TARGET * pool.target(),
             refill_every: REFILL_MIN,
@@ -171,15 +185,23 @@ pub(crate) fn run(pool: &'static Pool) {
         warned_cap: false,
     };
     loop {
-        let busy = balancer.tick(Instant::now());
-        balancer.sleep(busy);
+        let seen = balancer.tick(Instant::now());
+        balancer.sleep(seen);
     }
 }
 
+/// What one tick saw, for choosing the next sleep.
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    /// Something deserves the fast tick: a worker stuck, or a poll spanning samples.
+    busy: bool,
+    /// A worker completed or started a poll since the previous tick (or is new).
+    polled: bool,
+}
+
 impl Balancer {
-    /// One sample and the repairs it calls for. Returns whether anything is going on that
-    /// deserves the fast tick.
-    fn tick(&mut self, now: Instant) -> bool {
+    /// One sample and the repairs it calls for.
+    fn tick(&mut self, now: Instant) -> Seen {
         let pool = self.pool;
         self.ticks += 1;
         pool.balancer_ticks.fetch_add(1, Ordering::Relaxed);
@@ -192,15 +214,20 @@ impl Balancer {
         let mut long_poll = false;
         let mut running_total = 0;
         let mut moved = 0;
+        let mut polled = false;
         for (index, worker) in self.workers.iter().enumerate() {
             let seq = worker.signals.poll_seq.load(Ordering::Relaxed);
-            let seen = self.observed.entry(worker.id).or_insert(Observation {
-                seq,
-                since: now,
-                tick: self.ticks,
+            let seen = self.observed.entry(worker.id).or_insert_with(|| {
+                polled = true;
+                Observation {
+                    seq,
+                    since: now,
+                    tick: self.ticks,
+                }
             });
             seen.tick = self.ticks;
             if seen.seq != seq {
+                polled = true;
                 seen.seq = seq;
                 seen.since = now;
             }
@@ -247,7 +274,10 @@ impl Balancer {
         if unstuck > pool.target() {
             self.retire_one(now);
         }
-        moved > 0 || stuck > 0 || long_poll
+        Seen {
+            busy: stuck > 0 || long_poll,
+            polled,
+        }
     }
 
     /// Moves work out of overloaded running queues (rule 3 of the module docs). The average is
@@ -338,10 +368,11 @@ impl Balancer {
         due
     }
 
-    /// Waits for the next tick, or sleeps until poked if the whole pool is parked.
-    fn sleep(&mut self, busy: bool) {
+    /// Waits for the next tick, or sleeps until poked if the whole pool has stayed parked for
+    /// [`IDLE_TICKS_BEFORE_SLEEP`] ticks.
+    fn sleep(&mut self, seen: Seen) {
         let pool = self.pool;
-        if busy {
+        if seen.busy {
             self.period = self.min_period;
             self.quiet_ticks = 0;
         } else {
@@ -352,14 +383,21 @@ impl Balancer {
             }
         }
         let signal = &pool.balancer;
-        if pool.sleepers.parked() == pool.threads() && !pool.has_global_work() {
+        let all_parked = || pool.sleepers.parked() == pool.threads() && !pool.has_global_work();
+        if seen.polled || !all_parked() {
+            self.idle_ticks = 0;
+        } else {
+            self.idle_ticks += 1;
+        }
+        if self.idle_ticks >= IDLE_TICKS_BEFORE_SLEEP {
             signal.sleeping.store(true, Ordering::SeqCst);
             // Re-read after announcing (pairs with `poke` after a count changes).
-            if pool.sleepers.parked() == pool.threads() && !pool.has_global_work() {
+            if all_parked() {
                 signal.parker.park_until(self.retirement_due());
                 signal.sleeping.store(false, Ordering::SeqCst);
                 self.period = self.min_period;
                 self.quiet_ticks = 0;
+                self.idle_ticks = 0;
                 return;
             }
             signal.sleeping.store(false, Ordering::SeqCst);

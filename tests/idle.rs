@@ -37,8 +37,16 @@ fn an_idle_pool_costs_nothing() {
             stats.threads <= stats.target && stats.parked == stats.threads
         },
     );
-    // Let the balancer see the last retirement and go to sleep.
-    std::thread::sleep(Duration::from_millis(100));
+    // Let the balancer see the last retirement and go to sleep (two idle ticks, a few ms).
+    wait_until(
+        Duration::from_secs(20),
+        "the balancer stops ticking",
+        || {
+            let ticks = smolscale::stats().balancer_ticks;
+            std::thread::sleep(Duration::from_millis(50));
+            smolscale::stats().balancer_ticks == ticks
+        },
+    );
 
     let before = smolscale::stats();
     let cpu_before = process_cpu_time();
