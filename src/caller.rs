@@ -1,5 +1,5 @@
-//! `block_on` for any thread: async-io's `block_on`, preceded by a short spin whenever the
-//! future is about to wait.
+//! `block_on` for any thread: a poll-and-spin loop of our own, and async-io's `block_on` only
+//! once the thread is about to sleep.
 //!
 //! A thread outside the pool that waits on the pool (`main` awaiting a spawned task, a plain
 //! thread sending into a channel that tasks drain) would otherwise sleep on a futex after every
@@ -13,17 +13,19 @@
 //!
 //! How the spin sees the wake-up: the future is polled with a waker of ours. While the thread
 //! polls or spins, a wake-up only swaps a state word, which the spinner reads: no lock, no
-//! syscall. When the spin gives up, async-io's waker is stored and the state turns `PARKING`;
-//! from then on a wake-up goes through to async-io's waker. Either way we return `Pending` to
-//! async-io (calling its waker ourselves if we saw the wake-up), so async-io keeps deciding when
-//! to drive the reactor and when to park.
+//! syscall. A future that completes within the polls and spins never enters async-io at all:
+//! each entry into async-io's `block_on` costs two SeqCst read-modify-writes on a process-wide
+//! counter, and each exit wakes the "async-io" thread, which then polls the reactor every 50 µs
+//! for a while (tuning log 14). When a spin gives up, the thread enters async-io's `block_on`,
+//! async-io's waker is stored and the state turns `PARKING`; from then on a wake-up goes
+//! through to async-io's waker, and async-io decides when to drive the reactor and when to park.
 
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::pin;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Wake, Waker};
+use std::task::{Context, Poll, Wake, Waker};
 
 use crate::spin::Backoff;
 
@@ -104,28 +106,50 @@ pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
 
 fn run<F: Future>(future: F, signal: &Signal, waker: &Waker) -> F::Output {
     let mut future = pin!(future);
-    let output = async_io::block_on(std::future::poll_fn(|cx| {
+    // Polls and spins on this thread first; async-io's `block_on` is entered only once the
+    // thread is about to park. Entering and leaving it costs two SeqCst read-modify-writes on a
+    // process-wide counter and a wake-up of the "async-io" thread, which then polls the reactor
+    // every 50 µs for a while; a call whose future is ready within the spin needs none of it.
+    loop {
         signal.state.store(WAITING, Ordering::Relaxed);
-        let poll = future.as_mut().poll(&mut Context::from_waker(waker));
-        if poll.is_pending() && !spin_for_wake(&signal.state) {
-            // Hand over to async-io: from now on a wake-up goes to its waker. If one came
-            // after the spin gave up, pass it on ourselves.
-            {
-                let mut outer = signal.outer();
-                if !outer.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                    *outer = Some(cx.waker().clone());
+        if let Poll::Ready(output) = future.as_mut().poll(&mut Context::from_waker(waker)) {
+            return output;
+        }
+        if !spin_for_wake(&signal.state) {
+            break;
+        }
+    }
+    // The future is pending and the spin saw no wake-up: the first poll below doesn't poll it
+    // again, it only hands over to async-io (or re-polls if a wake-up came meanwhile).
+    let mut just_polled = true;
+    let output = async_io::block_on(std::future::poll_fn(|cx| {
+        let poll = if std::mem::take(&mut just_polled) {
+            Poll::Pending
+        } else {
+            signal.state.store(WAITING, Ordering::Relaxed);
+            let poll = future.as_mut().poll(&mut Context::from_waker(waker));
+            if poll.is_ready() || spin_for_wake(&signal.state) {
+                if poll.is_pending() {
+                    cx.waker().wake_by_ref();
                 }
-            }
-            if signal
-                .state
-                .compare_exchange(WAITING, PARKING, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
-            {
                 return poll;
             }
+            poll
+        };
+        // Hand over to async-io: from now on a wake-up goes to its waker. If one came after
+        // the spin gave up, pass it on ourselves.
+        {
+            let mut outer = signal.outer();
+            if !outer.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                *outer = Some(cx.waker().clone());
+            }
         }
-        if poll.is_pending() {
-            // Woken during the poll or the spin: async-io polls again without parking.
+        if signal
+            .state
+            .compare_exchange(WAITING, PARKING, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            // Woken after the spin: async-io polls again without parking.
             cx.waker().wake_by_ref();
         }
         poll
