@@ -6,10 +6,15 @@
 //! 1. **Stuck workers.** A worker whose `poll_seq` has stayed at the same odd value for the
 //!    stuck threshold is in one long poll (a blocking call, a CPU loop, a nested `block_on`).
 //!    Its local queue is moved to the spill lane at once, and parked workers are woken for it.
-//! 2. **Replacement.** If stuck workers leave fewer than the target parallelism able to run
+//! 2. **Replacement.** If blocked workers leave fewer than the target parallelism able to run
 //!    while work waits in a global lane and no worker is parked, threads are started, as many as
 //!    are missing, each taking a token from a bucket (a burst of `2 × target`, then one per
-//!    25 ms, backing off to 250 ms while starts continue) and never beyond `max_threads`.
+//!    25 ms, backing off to 250 ms while starts continue) and never beyond `max_threads`. A stuck
+//!    worker counts as blocked if it declared a nested `block_on`, or if the kernel says its
+//!    thread sleeps, or has had more than half of the next 20 ms on a CPU (`os.rs`; where the
+//!    kernel can't be asked, every stuck worker counts). A thread that is runnable but gets
+//!    little CPU is preempted, not blocked: another thread would share the same cores, so it
+//!    gets none (its queue is still moved).
 //! 3. **Imbalance.** A running worker whose queue is longer than 117 % of the average, and by
 //!    at least 2 tasks, gives half the difference (at most 64 tasks) to the spill lane
 //!    (Linux's `imbalance_pct`; tokio's and smolscale 0.4's "steal half, at most 64").
@@ -39,6 +44,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use crate::os::{thread_state, ThreadState};
 use crate::park::Parker;
 use crate::pool::{Pool, StartReason};
 use crate::queue::{steal_into, LocalQueue};
@@ -56,6 +62,13 @@ const MIN_PERIOD: Duration = Duration::from_millis(1);
 const MAX_PERIOD: Duration = Duration::from_millis(10);
 /// Quiet ticks (nothing stuck, no long poll in progress) before the period doubles.
 const QUIET_TICKS_BEFORE_BACKOFF: u32 = 50;
+/// How long a stuck worker whose thread is runnable is watched before its CPU time says
+/// whether it is running a long poll or waiting for a CPU. The kernel adds a running thread's
+/// CPU time at scheduler ticks (4 ms at 250 Hz, 10 ms at 100 Hz), so a shorter look can
+/// credit a preempted thread with the slice it ran before it was preempted (measured: a
+/// 1.8 ms look credited 3 ms). Over 20 ms, a tick's error stays within the half that decides.
+/// Only replacement waits for it: the worker's queue is moved at the stuck threshold.
+const CPU_WINDOW: Duration = Duration::from_millis(20);
 /// Ticks in a row that must find every worker parked *and* no poll since the tick before,
 /// before the balancer sleeps until poked. A partly loaded pool (workers parking between
 /// messages, timers firing every millisecond) keeps ticking at the slow period instead of
@@ -104,6 +117,50 @@ struct Observation {
     since: Instant,
     /// The tick that last saw this worker (to forget workers that exited).
     tick: u64,
+    /// This poll has been found blocked (declared, asleep in the kernel, or burning CPU).
+    blocked: bool,
+    /// When this poll, past the stuck threshold, was first found runnable, and the thread's
+    /// CPU time then: [`CPU_WINDOW`] later, the CPU time it gained tells a CPU-bound poll from
+    /// a thread waiting for a CPU.
+    runnable_since: Option<(Instant, u64)>,
+}
+
+impl Observation {
+    fn new(seq: u64, now: Instant, tick: u64) -> Self {
+        Self {
+            seq,
+            since: now,
+            tick,
+            blocked: false,
+            runnable_since: None,
+        }
+    }
+
+    /// Whether this poll, in progress for at least the stuck threshold, blocks its thread:
+    /// the thread sleeps in the kernel, or it has had more than half of the last
+    /// [`CPU_WINDOW`] or longer on a CPU. A thread that is runnable but gets little CPU is
+    /// waiting for one (preempted, throttled): a replacement thread would only compete for the
+    /// same cores. Where the kernel can't be asked, every long poll counts as blocked.
+    fn is_blocked(&mut self, state: ThreadState, now: Instant) -> bool {
+        if self.blocked {
+            return true;
+        }
+        self.blocked = match state {
+            ThreadState::Blocked | ThreadState::Unknown => true,
+            ThreadState::Runnable { cpu_ns } => match self.runnable_since {
+                None => {
+                    self.runnable_since = Some((now, cpu_ns));
+                    false
+                }
+                Some((at, before)) => {
+                    let wall = now.duration_since(at);
+                    wall >= CPU_WINDOW
+                        && u128::from(cpu_ns.saturating_sub(before)) * 2 > wall.as_nanos()
+                }
+            },
+        };
+        self.blocked
+    }
 }
 
 /// Thread-start rate limit (see [`BURST_PER_TARGET`], [`REFILL_MIN`]).
@@ -210,6 +267,7 @@ impl Balancer {
 
         self.running.clear();
         let mut stuck = 0;
+        let mut blocked = 0;
         let mut declared_stuck = 0;
         let mut long_poll = false;
         let mut running_total = 0;
@@ -219,17 +277,12 @@ impl Balancer {
             let seq = worker.signals.poll_seq.load(Ordering::Relaxed);
             let seen = self.observed.entry(worker.id).or_insert_with(|| {
                 polled = true;
-                Observation {
-                    seq,
-                    since: now,
-                    tick: self.ticks,
-                }
+                Observation::new(seq, now, self.ticks)
             });
             seen.tick = self.ticks;
             if seen.seq != seq {
                 polled = true;
-                seen.seq = seq;
-                seen.since = now;
+                *seen = Observation::new(seq, now, self.ticks);
             }
             let in_poll = seq % 2 == 1;
             let polling_for = now.duration_since(seen.since);
@@ -237,6 +290,17 @@ impl Balancer {
             if in_poll && (declared || polling_for >= pool.config.stuck_threshold) {
                 stuck += 1;
                 declared_stuck += usize::from(declared);
+                if declared
+                    || seen.is_blocked(thread_state(worker.tid.load(Ordering::Relaxed)), now)
+                {
+                    blocked += 1;
+                } else {
+                    log::trace!(
+                        "smolscale: worker {} in one poll for {polling_for:?} but waiting for a \
+                         CPU, not blocked: no replacement for it",
+                        worker.id
+                    );
+                }
                 let slot = worker.lifo.take().map(|runnable| pool.spill.push(runnable));
                 let n = usize::from(slot.is_some())
                     + steal_into(&worker.stealer, &self.scratch, &pool.spill, |n| n);
@@ -267,8 +331,9 @@ impl Balancer {
 
         if pool.has_global_work() {
             pool.notify();
-            if stuck > 0 && unstuck < pool.target() && pool.sleepers.parked() == 0 {
-                self.replace(stuck, declared_stuck, pool.target() - unstuck, now);
+            let unblocked = self.workers.len() - blocked;
+            if blocked > 0 && unblocked < pool.target() && pool.sleepers.parked() == 0 {
+                self.replace(blocked, declared_stuck, pool.target() - unblocked, now);
             }
         }
         if unstuck > pool.target() {

@@ -51,6 +51,7 @@ mod balancer;
 mod caller;
 mod config;
 pub mod immortal;
+mod os;
 mod park;
 mod pool;
 mod queue;

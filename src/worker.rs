@@ -75,7 +75,7 @@ use crate::pool::{pool, Pool};
 use crate::queue::{Injector, LifoSlot, LocalQueue};
 use crate::spin::Backoff;
 use crate::stats::Counters;
-use crate::sync::{Arc, AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use crate::sync::{Arc, AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 /// Every this many loop iterations a worker takes a share of the spill lane before its local
 /// queue. Go's `schedtick % 61` (a prime, so it doesn't beat with task patterns of period 2, 4).
@@ -123,6 +123,10 @@ pub(crate) struct WorkerShared {
     /// Nanoseconds since the pool's epoch at which the worker last parked; 0 while awake.
     /// Written by the worker (relaxed), read by the balancer to pick who retires.
     pub(crate) parked_at: AtomicU64,
+    /// The thread's kernel id (`os.rs`), 0 until the thread has started or where unknown.
+    /// Written once by the worker before its first poll (relaxed: the balancer reads it to ask
+    /// the kernel about a long poll, and takes 0 as "unknown", the conservative answer).
+    pub(crate) tid: AtomicU32,
 }
 
 /// A worker's own published numbers.
@@ -169,6 +173,7 @@ impl WorkerShared {
             lifo: LifoSlot::default(),
             retire: AtomicBool::new(false),
             parked_at: AtomicU64::new(0),
+            tid: AtomicU32::new(0),
         }
     }
 }
@@ -563,6 +568,10 @@ pub(crate) fn run(
         backoff: Backoff::new(),
     });
     local.shared.parker.register();
+    local
+        .shared
+        .tid
+        .store(crate::os::current_tid(), Ordering::Relaxed);
     CURRENT.with(|current| *current.borrow_mut() = Some(local.clone()));
     let _exit = ExitGuard(&local);
     pool.balancer.poke();

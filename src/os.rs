@@ -1,0 +1,161 @@
+//! What the operating system says a worker thread is doing: blocked in the kernel, or runnable
+//! and how much CPU time it has had. Linux only (`/proc`); elsewhere nothing is known.
+//!
+//! The balancer asks this about a worker whose poll has lasted the stuck threshold, to tell a
+//! blocked or CPU-bound poll (a replacement thread restores parallelism) from one whose thread
+//! merely waits for a CPU: on an oversubscribed machine or a CPU-throttled container a
+//! preempted worker looks exactly like a stuck one, and a replacement thread only adds one
+//! more runnable thread to share the same cores. On a 2-core VM one 5.8 ms preemption during
+//! TCP echo started a third worker that stayed for the whole run (BENCHMARKS.md, tuning log 15).
+
+/// A thread's state as the kernel reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ThreadState {
+    /// Sleeping or waiting in the kernel (not runnable).
+    Blocked,
+    /// Running or waiting for a CPU, having run for `cpu_ns` nanoseconds in all.
+    Runnable { cpu_ns: u64 },
+    /// Not known (not Linux, `/proc` not mounted, the thread gone).
+    Unknown,
+}
+
+/// The calling thread's kernel id, or 0 if it can't be known.
+pub(crate) fn current_tid() -> u32 {
+    #[cfg(target_os = "linux")]
+    {
+        // `/proc/thread-self` links to `<pid>/task/<tid>`.
+        std::fs::read_link("/proc/thread-self")
+            .ok()
+            .and_then(|link| link.file_name()?.to_str()?.parse().ok())
+            .unwrap_or(0)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        0
+    }
+}
+
+/// The state of thread `tid` of this process (0: unknown).
+pub(crate) fn thread_state(tid: u32) -> ThreadState {
+    #[cfg(target_os = "linux")]
+    if tid != 0 {
+        let read = |file: &str| std::fs::read_to_string(format!("/proc/self/task/{tid}/{file}"));
+        if let (Ok(stat), Ok(schedstat)) = (read("stat"), read("schedstat")) {
+            return parse(&stat, &schedstat);
+        }
+    }
+    let _ = tid;
+    ThreadState::Unknown
+}
+
+/// Reads the state letter of `/proc/.../stat` (the field after the parenthesised name, which
+/// may itself contain spaces and parentheses) and the CPU time of `/proc/.../schedstat` (its
+/// first field, in nanoseconds).
+fn parse(stat: &str, schedstat: &str) -> ThreadState {
+    let state = stat
+        .rfind(')')
+        .and_then(|end| stat[end + 1..].split_whitespace().next());
+    let cpu_ns = schedstat
+        .split_whitespace()
+        .next()
+        .and_then(|field| field.parse().ok());
+    match (state, cpu_ns) {
+        // R: running or on a run queue.
+        (Some("R"), Some(cpu_ns)) => ThreadState::Runnable { cpu_ns },
+        (Some("R"), None) | (None, _) => ThreadState::Unknown,
+        // S (sleeping), D (uninterruptible, disk), T/t (stopped, traced) and the rest: not
+        // going to run until something else happens.
+        (Some(_), _) => ThreadState::Blocked,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_state_after_a_name_with_spaces_and_parentheses() {
+        let stat = "4242 (smolscale (w) 1) S 1 4242 4242 0 -1 4194368 98 0 0 0 3 1 0 0 20";
+        assert_eq!(parse(stat, "1000 20 3\n"), ThreadState::Blocked);
+        let stat = "4242 (smolscale-w1) R 1 4242 4242 0 -1 4194368 98 0 0 0 3 1 0 0 20";
+        assert_eq!(
+            parse(stat, "367037029 3004158 69\n"),
+            ThreadState::Runnable { cpu_ns: 367037029 }
+        );
+        assert_eq!(parse(stat, ""), ThreadState::Unknown);
+        assert_eq!(parse("garbage", "1 2 3"), ThreadState::Unknown);
+        let stat = "4242 (smolscale-w1) D 1 4242";
+        assert_eq!(parse(stat, "5 0 1"), ThreadState::Blocked);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn sees_a_sleeping_thread_blocked_and_a_spinning_one_runnable() {
+        use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+        use std::sync::Arc;
+        use std::time::{Duration, Instant};
+
+        let me = current_tid();
+        assert_ne!(me, 0, "/proc/thread-self names this thread");
+        assert!(matches!(thread_state(me), ThreadState::Runnable { .. }));
+
+        // A thread asleep in the kernel.
+        let tid = Arc::new(AtomicU32::new(0));
+        let sleeper = {
+            let tid = tid.clone();
+            std::thread::spawn(move || {
+                tid.store(current_tid(), Ordering::SeqCst);
+                std::thread::park_timeout(Duration::from_secs(60));
+            })
+        };
+        let start = Instant::now();
+        let sleeping = loop {
+            let id = tid.load(Ordering::SeqCst);
+            if id != 0 && thread_state(id) == ThreadState::Blocked {
+                break true;
+            }
+            if start.elapsed() > Duration::from_secs(30) {
+                break false;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        sleeper.thread().unpark();
+        sleeper.join().unwrap();
+        assert!(sleeping, "a parked thread was never seen blocked");
+
+        // A thread spinning: runnable, and its CPU time grows.
+        let stop = Arc::new(AtomicBool::new(false));
+        let tid = Arc::new(AtomicU32::new(0));
+        let spinner = {
+            let (stop, tid) = (stop.clone(), tid.clone());
+            std::thread::spawn(move || {
+                tid.store(current_tid(), Ordering::SeqCst);
+                while !stop.load(Ordering::Relaxed) {
+                    std::hint::spin_loop();
+                }
+            })
+        };
+        while tid.load(Ordering::SeqCst) == 0 {
+            std::thread::yield_now();
+        }
+        let cpu = |id| match thread_state(id) {
+            ThreadState::Runnable { cpu_ns } => cpu_ns,
+            other => panic!("a spinning thread reported {other:?}"),
+        };
+        let id = tid.load(Ordering::SeqCst);
+        let first = cpu(id);
+        let start = Instant::now();
+        let grew = loop {
+            if cpu(id) > first {
+                break true;
+            }
+            if start.elapsed() > Duration::from_secs(30) {
+                break false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        stop.store(true, Ordering::Relaxed);
+        spinner.join().unwrap();
+        assert!(grew, "a spinning thread's CPU time never grew");
+    }
+}
