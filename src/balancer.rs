@@ -11,7 +11,7 @@
 //!    are missing, each taking a token from a bucket (a burst of `2 × target`, then one per
 //!    25 ms, backing off to 250 ms while starts continue) and never beyond `max_threads`. A stuck
 //!    worker counts as blocked if it declared a nested `block_on`, or if the kernel says its
-//!    thread sleeps, or has had more than half of the next 20 ms on a CPU (`os.rs`; where the
+//!    thread sleeps, or has had more than half of a 20 ms window on a CPU (`os.rs`; where the
 //!    kernel can't be asked, every stuck worker counts). A thread that is runnable but gets
 //!    little CPU is preempted, not blocked: another thread would share the same cores, so it
 //!    gets none (its queue is still moved).
@@ -31,11 +31,11 @@
 //! timeout at all (or until the next surplus worker's retirement is due): an idle pool makes no
 //! periodic wake-ups (design.md §3.6). It does not sleep on the first sample that catches every
 //! worker parked: in a pool that parks between messages, that happens at most ticks, and each
-//! such sleep cost a poke (a futex wake) from the next worker to unpark. The handshake that makes that safe is Dekker's again: the
-//! balancer sets `sleeping` and then re-reads the parked and thread counts (all SeqCst); a worker
-//! that leaves its parker (or starts, or exits) changes those counts and then reads `sleeping`,
-//! and pokes the balancer awake if it is set. A stale poke costs one spurious tick, never a
-//! missed one.
+//! such sleep cost a poke (a futex wake) from the next worker to unpark. The handshake that
+//! makes sleeping safe is Dekker's again: the balancer sets `sleeping` and then re-reads the
+//! parked and thread counts (all SeqCst); a worker that leaves its parker (or starts, or exits)
+//! changes those counts and then reads `sleeping`, and pokes the balancer awake if it is set.
+//! A stale poke costs one spurious tick, never a missed one.
 //!
 //! None of this is needed for liveness: a task scheduled while every worker is parked is run
 //! without the balancer (`park.rs`). The balancer only bounds how long work can wait behind a
@@ -119,9 +119,9 @@ struct Observation {
     tick: u64,
     /// This poll has been found blocked (declared, asleep in the kernel, or burning CPU).
     blocked: bool,
-    /// When this poll, past the stuck threshold, was first found runnable, and the thread's
-    /// CPU time then: [`CPU_WINDOW`] later, the CPU time it gained tells a CPU-bound poll from
-    /// a thread waiting for a CPU.
+    /// When this poll, past the stuck threshold, was last found runnable, and the thread's CPU
+    /// time then: [`CPU_WINDOW`] later, the CPU time it gained tells a CPU-bound poll from a
+    /// thread waiting for a CPU.
     runnable_since: Option<(Instant, u64)>,
 }
 
@@ -136,26 +136,29 @@ impl Observation {
         }
     }
 
-    /// Whether this poll, in progress for at least the stuck threshold, blocks its thread:
-    /// the thread sleeps in the kernel, or it has had more than half of the last
-    /// [`CPU_WINDOW`] or longer on a CPU. A thread that is runnable but gets little CPU is
+    /// Whether it is time to ask the kernel about this poll's thread: at once, then every
+    /// [`CPU_WINDOW`] while it stays runnable (so a poll that keeps a thread runnable for
+    /// seconds costs the balancer two small file reads per window, not per tick).
+    fn look_due(&self, now: Instant) -> bool {
+        !self.blocked
+            && self
+                .runnable_since
+                .is_none_or(|(at, _)| now.duration_since(at) >= CPU_WINDOW)
+    }
+
+    /// Judges this poll, in progress for at least the stuck threshold, from its thread's
+    /// state: blocked if the thread sleeps in the kernel, or if it had more than half of the
+    /// window since the previous look on a CPU. A thread that is runnable but gets little CPU is
     /// waiting for one (preempted, throttled): a replacement thread would only compete for the
     /// same cores. Where the kernel can't be asked, every long poll counts as blocked.
-    fn is_blocked(&mut self, state: ThreadState, now: Instant) -> bool {
-        if self.blocked {
-            return true;
-        }
+    fn judge(&mut self, state: ThreadState, now: Instant) -> bool {
         self.blocked = match state {
             ThreadState::Blocked | ThreadState::Unknown => true,
-            ThreadState::Runnable { cpu_ns } => match self.runnable_since {
-                None => {
-                    self.runnable_since = Some((now, cpu_ns));
-                    false
-                }
+            ThreadState::Runnable { cpu_ns } => match self.runnable_since.replace((now, cpu_ns)) {
+                None => false,
                 Some((at, before)) => {
-                    let wall = now.duration_since(at);
-                    wall >= CPU_WINDOW
-                        && u128::from(cpu_ns.saturating_sub(before)) * 2 > wall.as_nanos()
+                    let wall = now.duration_since(at).as_nanos();
+                    u128::from(cpu_ns.saturating_sub(before)) * 2 > wall
                 }
             },
         };
@@ -290,8 +293,10 @@ impl Balancer {
             if in_poll && (declared || polling_for >= pool.config.stuck_threshold) {
                 stuck += 1;
                 declared_stuck += usize::from(declared);
+                let tid = worker.tid.load(Ordering::Relaxed);
                 if declared
-                    || seen.is_blocked(thread_state(worker.tid.load(Ordering::Relaxed)), now)
+                    || seen.blocked
+                    || (seen.look_due(now) && seen.judge(thread_state(tid), now))
                 {
                     blocked += 1;
                 } else {
@@ -468,5 +473,50 @@ impl Balancer {
             signal.sleeping.store(false, Ordering::SeqCst);
         }
         std::thread::sleep(self.period);
+    }
+}
+
+#[cfg(all(test, not(smolscale_loom)))]
+mod tests {
+    use super::*;
+
+    const MS: u64 = 1_000_000;
+
+    #[test]
+    fn a_sleeping_or_unknown_thread_is_blocked_at_once() {
+        let now = Instant::now();
+        for state in [ThreadState::Blocked, ThreadState::Unknown] {
+            let mut seen = Observation::new(1, now, 1);
+            assert!(seen.look_due(now));
+            assert!(seen.judge(state, now));
+            assert!(seen.blocked && !seen.look_due(now), "judged once per poll");
+        }
+    }
+
+    #[test]
+    fn a_runnable_thread_is_judged_by_the_cpu_it_gets_over_a_window() {
+        let start = Instant::now();
+        let mut seen = Observation::new(1, start, 1);
+        // First look: runnable, nothing to compare with yet.
+        assert!(!seen.judge(ThreadState::Runnable { cpu_ns: 100 * MS }, start));
+        assert!(
+            !seen.look_due(start + CPU_WINDOW / 2),
+            "no look within the window"
+        );
+
+        // Preempted: 2 ms of CPU in the window. Not blocked; the window starts again.
+        let later = start + CPU_WINDOW;
+        assert!(seen.look_due(later));
+        assert!(!seen.judge(ThreadState::Runnable { cpu_ns: 102 * MS }, later));
+        assert!(!seen.look_due(later + CPU_WINDOW / 2));
+
+        // Then it spins: 15 ms of the next 20. Blocked (a CPU-bound poll).
+        let end = later + CPU_WINDOW;
+        assert!(seen.judge(ThreadState::Runnable { cpu_ns: 117 * MS }, end));
+
+        // Or it falls asleep in the kernel: blocked too.
+        let mut seen = Observation::new(3, start, 1);
+        assert!(!seen.judge(ThreadState::Runnable { cpu_ns: MS }, start));
+        assert!(seen.judge(ThreadState::Blocked, start + CPU_WINDOW));
     }
 }

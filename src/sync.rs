@@ -1,9 +1,9 @@
 //! The one door through which the scheduler reaches threads, atomics and locks.
 //!
 //! Everything the scheduling protocols touch (the sleeper list and its counters, the per-worker
-//! parkers, the injector) is imported from here. Under `--cfg smolscale_loom` the same code is compiled
-//! against [loom]'s model-checked primitives, so the models in `src/loom_models.rs` exercise the
-//! real protocol code rather than a copy of it (tokio's practice).
+//! parkers, the injector) is imported from here. Under `--cfg smolscale_loom` the same code is
+//! compiled against [loom]'s model-checked primitives, so the models in `src/loom_models.rs`
+//! exercise the real protocol code rather than a copy of it (tokio's practice).
 //!
 //! [loom]: https://docs.rs/loom
 

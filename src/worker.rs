@@ -470,9 +470,9 @@ impl Local {
     /// Before parking: spins for up to [`SPIN_FOR`](crate::spin::SPIN_FOR) watching the global
     /// lanes, if every other worker is parked, none is searching, and the back-off allows
     /// (`spin.rs`). While it spins it counts as searching, so a producer outside the pool skips
-    /// the wake-up it would have cost. Only the last awake worker spins: while others still run, spinning would take
-    /// CPU from them (TCP echo lost 30 % of its throughput that way on 2 cores). Returns
-    /// whether work appeared (the worker is then searching).
+    /// the wake-up it would have cost. Only the last awake worker spins: while others still
+    /// run, spinning would take CPU from them (TCP echo lost 30 % of its throughput that way on
+    /// 2 cores). Returns whether work appeared (the worker is then searching).
     fn spin(&self) -> bool {
         let pool = self.pool;
         if pool.sleepers.parked() + 1 < pool.threads() {
