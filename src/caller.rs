@@ -5,7 +5,7 @@
 //! thread sending into a channel that tasks drain) would otherwise sleep on a futex after every
 //! pending poll, and the task that answers it a few microseconds later pays for waking it: on
 //! a VM, tens of microseconds per exchange, and the two sides fall into lockstep. So before the
-//! thread parks, it watches for a wake-up for up to [`SPIN_FOR`](crate::spin::SPIN_FOR), with
+//! thread parks, it watches for a wake-up for up to [`CALLER_SPIN_FOR`] (50 µs), with
 //! the workers' adaptive back-off (`spin.rs`): a spin that sees nothing makes this thread skip
 //! the next 2^k spins, so a `block_on` waiting on a timer or a socket pays for one short spin
 //! now and then, not on every wait. Measured (BENCHMARKS.md, tuning log 10): smolscale 0.4's
@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 
-use crate::spin::Backoff;
+use crate::spin::{Backoff, CALLER_SPIN_FOR};
 
 thread_local! {
     /// This thread's spin back-off, kept across calls, so a thread that keeps waiting on slow
@@ -161,10 +161,11 @@ fn run<F: Future>(future: F, signal: &Signal, waker: &Waker) -> F::Output {
     output
 }
 
-/// Spins until `state` turns [`WOKEN`] or [`SPIN_FOR`](crate::spin::SPIN_FOR) has passed, as
+/// Spins until `state` turns [`WOKEN`] or [`CALLER_SPIN_FOR`] has passed, as
 /// the back-off allows.
 /// Returns whether it saw the wake-up.
 fn spin_for_wake(state: &AtomicU8) -> bool {
     let woken = || state.load(Ordering::Acquire) == WOKEN;
-    woken() || BACKOFF.with(|backoff| backoff.may_spin() && backoff.spin_until(woken))
+    woken()
+        || BACKOFF.with(|backoff| backoff.may_spin() && backoff.spin_until(CALLER_SPIN_FOR, woken))
 }

@@ -12,8 +12,17 @@
 use std::cell::Cell;
 use std::time::{Duration, Instant};
 
-/// How long one spin lasts at most (design.md §4: 10-50 µs, as tokio and Go bound theirs).
+/// How long one spin of a worker lasts at most (design.md §4: 10-50 µs, as tokio and Go bound
+/// theirs). A worker waits for the next message or wake-up from outside: one hand-off.
 pub(crate) const SPIN_FOR: Duration = Duration::from_micros(20);
+
+/// How long one spin of a thread in `block_on` lasts at most: the top of design.md's range. Such
+/// a thread has nothing else to do, and what it waits for is often work it gave the pool (a
+/// chain of spawns, a message around a ring of tasks), which takes longer than one hand-off.
+/// Measured against 20 µs (BENCHMARKS.md, tuning log 16): a 300-task ring 52 -> 35 µs, a chain
+/// of 1000 spawns 56 -> 39 µs, the rest unchanged; a wait that keeps taking longer backs off
+/// as any other.
+pub(crate) const CALLER_SPIN_FOR: Duration = Duration::from_micros(50);
 
 /// Upper bound of the back-off exponent: after a run of fruitless spins, the owner still tries
 /// one wait in 64, so it notices when spinning starts paying again.
@@ -46,9 +55,9 @@ impl Backoff {
         true
     }
 
-    /// Spins until `ready` returns true (then returns true) or [`SPIN_FOR`] has passed (then
+    /// Spins until `ready` returns true (then returns true) or `limit` has passed (then
     /// returns false), adjusting the back-off either way. Call only after [`Self::may_spin`].
-    pub(crate) fn spin_until(&self, mut ready: impl FnMut() -> bool) -> bool {
+    pub(crate) fn spin_until(&self, limit: Duration, mut ready: impl FnMut() -> bool) -> bool {
         let start = Instant::now();
         loop {
             for _ in 0..32 {
@@ -58,7 +67,7 @@ impl Backoff {
                 }
                 std::hint::spin_loop();
             }
-            if start.elapsed() >= SPIN_FOR {
+            if start.elapsed() >= limit {
                 let misses = (self.misses.get() + 1).min(MAX_SPIN_BACKOFF);
                 self.misses.set(misses);
                 self.skip.set((1 << misses) - 1);

@@ -487,7 +487,8 @@ impl Local {
             }
             self.searching.set(true);
         }
-        self.backoff.spin_until(|| pool.has_global_work())
+        self.backoff
+            .spin_until(crate::spin::SPIN_FOR, || pool.has_global_work())
     }
 
     /// Parks until there is work. Returns false if the worker must exit instead.
