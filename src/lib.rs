@@ -43,9 +43,9 @@
 #![forbid(unsafe_code)]
 
 use std::future::Future;
-use std::panic::{resume_unwind, AssertUnwindSafe};
-
-use futures_lite::FutureExt;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 mod balancer;
 mod caller;
@@ -100,26 +100,53 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let alive = Alive::new();
-    let future = async move {
-        let _alive = alive;
-        match AssertUnwindSafe(future).catch_unwind().await {
-            Ok(output) => output,
-            Err(panic) => {
-                log::error!(
-                    "smolscale: a task panicked: {}; the panic is re-raised where its Task is \
-                     awaited (if it was detached, this is the only report)",
-                    panic_message(&*panic)
-                );
-                resume_unwind(panic)
-            }
-        }
+    let future = Supervised {
+        future,
+        _alive: Alive::new(),
     };
     let (runnable, task) = async_task::Builder::new()
         .propagate_panic(true)
         .spawn(|()| future, async_task::WithInfo(worker::schedule));
     worker::schedule_spawned(runnable);
     task
+}
+
+pin_project_lite::pin_project! {
+    /// A spawned future as the pool runs it: counted alive until it is dropped, and a panic
+    /// from its poll logged before async-task stores it for the `Task` (where it is re-raised;
+    /// for a detached task the log is the only report). A plain struct, not an `async` block
+    /// around `catch_unwind().await`: those two layers cost 31 of the 376 instructions of a
+    /// `yield_now` poll (BENCHMARKS.md, tuning log 18).
+    struct Supervised<F> {
+        #[pin]
+        future: F,
+        _alive: Alive,
+    }
+}
+
+impl<F: Future> Future for Supervised<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let future = self.project().future;
+        match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+            Ok(poll) => poll,
+            Err(panic) => report_and_resume(panic),
+        }
+    }
+}
+
+/// Logs a task's panic and re-raises it (async-task's `propagate_panic` catches it again and
+/// hands it to the task's `Task`).
+#[cold]
+#[inline(never)]
+fn report_and_resume(panic: Box<dyn std::any::Any + Send>) -> ! {
+    log::error!(
+        "smolscale: a task panicked: {}; the panic is re-raised where its Task is awaited (if it \
+         was detached, this is the only report)",
+        panic_message(&*panic)
+    );
+    resume_unwind(panic)
 }
 
 /// Counts a task as alive from its spawn until its future is dropped (completed, cancelled or
