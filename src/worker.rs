@@ -311,12 +311,19 @@ impl Local {
     /// Appends a task to the local queue, spilling half of it if it is full.
     fn push_back(&self, runnable: Runnable) {
         if let Err(runnable) = self.queue.push(runnable) {
-            // Full: keep the newer half here, spill the older half and this task.
-            let spill = &self.pool.spill;
-            self.queue.spill(spill, |n| n / 2);
-            spill.push(runnable);
-            self.pool.notify();
+            self.overflow(runnable);
         }
+    }
+
+    /// The local queue is full: keeps the newer half here, spills the older half and
+    /// `runnable`, and wakes a worker for them. Out of line, so the common push stays small.
+    #[cold]
+    #[inline(never)]
+    fn overflow(&self, runnable: Runnable) {
+        let spill = &self.pool.spill;
+        self.queue.spill(spill, |n| n / 2);
+        spill.push(runnable);
+        self.pool.notify();
     }
 
     /// Moves the LIFO slot and the local queue to the spill lane (the worker stops running them).
@@ -378,6 +385,7 @@ impl Local {
     /// Sheds half the local queue to the spill lane and wakes a worker for it (or starts one,
     /// below the target), once tasks have waited here for [`SHED_AFTER`] while another worker
     /// sat parked (or the pool was below its target) and none searched.
+    #[inline(never)]
     fn shed_if_backlogged(&self) {
         let pool = self.pool;
         let sleepers = &pool.sleepers;
@@ -402,6 +410,7 @@ impl Local {
     }
 
     /// Takes half the longest published local queue, if it is long enough (step 6).
+    #[inline(never)]
     fn steal_once(&self) -> Option<Runnable> {
         let (victim, len) = self.pool.with_workers(|workers| {
             workers
@@ -424,6 +433,7 @@ impl Local {
 
     /// Takes one task from a global lane plus this worker's fair share of the rest, which goes
     /// to the back of the local queue.
+    #[inline(never)]
     fn grab(&self, lane: &Injector) -> Option<Runnable> {
         let first = lane.pop()?;
         let share = (lane.len() / self.pool.threads().max(1)).min(self.queue.spare() / 2);
