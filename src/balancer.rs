@@ -301,8 +301,8 @@ impl Balancer {
                     blocked += 1;
                 } else {
                     log::trace!(
-                        "smolscale: worker {} in one poll for {polling_for:?} but waiting for a \
-                         CPU, not blocked: no replacement for it",
+                        "smolscale: worker {} in one poll for {polling_for:?}, runnable but not \
+                         seen using a CPU (preempted?): no replacement for it yet",
                         worker.id
                     );
                 }

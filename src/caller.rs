@@ -110,32 +110,17 @@ fn run<F: Future>(future: F, signal: &Signal, waker: &Waker) -> F::Output {
     // thread is about to park. Entering and leaving it costs two SeqCst read-modify-writes on a
     // process-wide counter and a wake-up of the "async-io" thread, which then polls the reactor
     // every 50 µs for a while; a call whose future is ready within the spin needs none of it.
-    loop {
-        signal.state.store(WAITING, Ordering::Relaxed);
-        if let Poll::Ready(output) = future.as_mut().poll(&mut Context::from_waker(waker)) {
-            return output;
-        }
-        if !spin_for_wake(&signal.state) {
-            break;
-        }
+    if let Some(output) = poll_until_quiet(future.as_mut(), signal, waker) {
+        return output;
     }
-    // The future is pending and the spin saw no wake-up: the first poll below doesn't poll it
-    // again, it only hands over to async-io (or re-polls if a wake-up came meanwhile).
-    let mut just_polled = true;
+    // The future is pending and the spin saw no wake-up: async-io's first poll only hands over.
+    let mut quiet = true;
     let output = async_io::block_on(std::future::poll_fn(|cx| {
-        let poll = if std::mem::take(&mut just_polled) {
-            Poll::Pending
-        } else {
-            signal.state.store(WAITING, Ordering::Relaxed);
-            let poll = future.as_mut().poll(&mut Context::from_waker(waker));
-            if poll.is_ready() || spin_for_wake(&signal.state) {
-                if poll.is_pending() {
-                    cx.waker().wake_by_ref();
-                }
-                return poll;
+        if !std::mem::take(&mut quiet) {
+            if let Some(output) = poll_until_quiet(future.as_mut(), signal, waker) {
+                return Poll::Ready(output);
             }
-            poll
-        };
+        }
         // Hand over to async-io: from now on a wake-up goes to its waker. If one came after
         // the spin gave up, pass it on ourselves.
         {
@@ -152,13 +137,31 @@ fn run<F: Future>(future: F, signal: &Signal, waker: &Waker) -> F::Output {
             // Woken after the spin: async-io polls again without parking.
             cx.waker().wake_by_ref();
         }
-        poll
+        Poll::Pending
     }));
     // A late wake-up (the future's waker kept somewhere) must not reach a later call's
     // async-io waker.
     *signal.outer() = None;
     signal.state.store(WAITING, Ordering::Relaxed);
     output
+}
+
+/// Polls the future with our waker, and while it is pending, spins for its wake-up and polls
+/// again. Returns its output, or `None` once a spin ends without a wake-up.
+fn poll_until_quiet<F: Future>(
+    mut future: std::pin::Pin<&mut F>,
+    signal: &Signal,
+    waker: &Waker,
+) -> Option<F::Output> {
+    loop {
+        signal.state.store(WAITING, Ordering::Relaxed);
+        if let Poll::Ready(output) = future.as_mut().poll(&mut Context::from_waker(waker)) {
+            return Some(output);
+        }
+        if !spin_for_wake(&signal.state) {
+            return None;
+        }
+    }
 }
 
 /// Spins until `state` turns [`WOKEN`] or [`CALLER_SPIN_FOR`] has passed, as
