@@ -29,7 +29,7 @@ use crate::park::{Notified, Sleepers};
 use crate::queue::{Injector, LocalQueue};
 use crate::stats::{Counters, Stats};
 use crate::sync::{lock, Arc, AtomicU64, AtomicUsize, Mutex, Ordering};
-use crate::worker::{self, WorkerShared};
+use crate::worker::{self, CachePadded, WorkerShared};
 
 static POOL: OnceLock<Pool> = OnceLock::new();
 
@@ -100,8 +100,10 @@ pub(crate) struct Pool {
     pub(crate) injector: Injector,
     /// Tasks the pool redistributes: overflow, balancer moves, hand-overs (`queue.rs`).
     pub(crate) spill: Injector,
-    /// Parked workers and the searching count: the wake-up protocol (`park.rs`).
-    pub(crate) sleepers: Sleepers<WorkerShared>,
+    /// Parked workers and the searching count: the wake-up protocol (`park.rs`). On lines of
+    /// its own: every producer outside the pool reads it and workers write it as they park and
+    /// search; unpadded, it shared a line with `workers` and `counters`.
+    pub(crate) sleepers: CachePadded<Sleepers<WorkerShared>>,
     /// The balancer's wake-up line.
     pub(crate) balancer: BalancerSignal,
     /// Every live worker. Locked when a thread starts or exits, when the balancer or `stats()`
@@ -117,8 +119,11 @@ pub(crate) struct Pool {
     balancer_started: std::sync::Once,
     /// Zero point for `parked_at` timestamps.
     epoch: Instant,
-    /// Tasks spawned and finished off the pool's threads, plus those of exited workers.
-    pub(crate) counters: Counters,
+    /// Tasks spawned and finished off the pool's threads, plus those of exited workers. On
+    /// lines of its own: a thread spawning from outside the pool bumps it on every spawn, and
+    /// sharing a line with fields the workers read on every grab (`threads`) cost a cache miss
+    /// per spawn (BENCHMARKS.md, tuning log 20).
+    pub(crate) counters: CachePadded<Counters>,
     /// Polls run by workers that have exited. Relaxed.
     polls_of_exited: AtomicU64,
     /// Threads started / retired. Relaxed statistics.
@@ -137,14 +142,14 @@ impl Pool {
             config,
             injector: Injector::default(),
             spill: Injector::default(),
-            sleepers: Sleepers::default(),
+            sleepers: CachePadded::default(),
             balancer: BalancerSignal::default(),
             workers: Mutex::new(Vec::new()),
             threads: AtomicUsize::new(0),
             next_id: AtomicUsize::new(0),
             balancer_started: std::sync::Once::new(),
             epoch: Instant::now(),
-            counters: Counters::default(),
+            counters: CachePadded::default(),
             polls_of_exited: AtomicU64::new(0),
             threads_started: AtomicU64::new(0),
             threads_retired: AtomicU64::new(0),
