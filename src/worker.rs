@@ -346,10 +346,44 @@ impl Local {
     }
 
     /// The next task to run, in the order given in the module docs.
+    ///
+    /// Split in two so that the common case (no injector work after a local task, not a spill
+    /// tick, an empty LIFO slot: pop the local queue) is inlined into the worker's loop, and
+    /// costs no register saves of its own; everything else is [`next_task_slow`], the same
+    /// order written out in full.
+    #[inline(always)]
     fn next_task(&self) -> Option<Runnable> {
-        let pool = self.pool;
         let tick = self.ticks.get().wrapping_add(1);
         self.ticks.set(tick);
+        if self.lifo_filled.get()
+            || tick.is_multiple_of(SPILL_INTERVAL)
+            || (self.last_was_local.get() && !self.pool.injector.is_empty())
+        {
+            return self.next_task_slow(tick);
+        }
+        // Steps 1-3 have nothing to give: the injector is empty (or the last task was not
+        // local), this is not a spill tick, and the LIFO slot is empty.
+        self.lifo_streak.set(0);
+        match self.queue.pop() {
+            Some(runnable) => Some(self.took_local(runnable, tick)),
+            None => self.next_task_slow(tick),
+        }
+    }
+
+    /// Bookkeeping for a task just taken from the local queue (step 4).
+    #[inline(always)]
+    fn took_local(&self, runnable: Runnable, tick: u64) -> Runnable {
+        self.last_was_local.set(true);
+        if tick.is_multiple_of(SHED_CHECK_EVERY) {
+            self.shed_if_backlogged();
+        }
+        runnable
+    }
+
+    /// [`next_task`](Self::next_task) in full: steps 1-7 of the module docs, in order.
+    #[inline(never)]
+    fn next_task_slow(&self, tick: u64) -> Option<Runnable> {
+        let pool = self.pool;
         if self.last_was_local.get() && !pool.injector.is_empty() {
             if let Some(runnable) = self.grab(&pool.injector) {
                 return Some(runnable);
@@ -367,11 +401,7 @@ impl Local {
         }
         self.lifo_streak.set(0);
         if let Some(runnable) = self.queue.pop() {
-            self.last_was_local.set(true);
-            if tick.is_multiple_of(SHED_CHECK_EVERY) {
-                self.shed_if_backlogged();
-            }
-            return Some(runnable);
+            return Some(self.took_local(runnable, tick));
         }
         self.backlog_since.set(None);
         if let Some(runnable) = self.take_lifo() {
