@@ -102,7 +102,7 @@ where
 {
     let future = Supervised {
         future,
-        _alive: Alive::new(),
+        _alive: Alive,
     };
     let (runnable, task) = async_task::Builder::new()
         .propagate_panic(true)
@@ -149,20 +149,10 @@ fn report_and_resume(panic: Box<dyn std::any::Any + Send>) -> ! {
     resume_unwind(panic)
 }
 
-/// Counts a task as alive from its spawn until its future is dropped (completed, cancelled or
-/// panicked), for [`Stats::alive`].
+/// Counts a task as alive from its spawn (counted where it is first scheduled,
+/// `worker::schedule_spawned`) until its future is dropped (completed, cancelled or panicked),
+/// for [`Stats::alive`].
 struct Alive;
-
-impl Alive {
-    fn new() -> Self {
-        let pool = pool::pool();
-        worker::with_counters(|own| match own {
-            Some(own) => Counters::bump_own(&own.spawned),
-            None => Counters::bump_shared(&pool.counters.spawned),
-        });
-        Alive
-    }
-}
 
 impl Drop for Alive {
     fn drop(&mut self) {

@@ -217,27 +217,38 @@ thread_local! {
 /// worker goes to its LIFO slot; a task that woke itself while running (it yielded) goes to
 /// the back of the local queue.
 pub(crate) fn schedule(runnable: Runnable, info: async_task::ScheduleInfo) {
-    schedule_on(runnable, !info.woken_while_running);
+    schedule_on::<false>(runnable, !info.woken_while_running);
 }
 
-/// Schedules a task that was just spawned: like a yield, it queues behind what is there.
+/// Schedules a task that was just spawned: like a yield, it queues behind what is there. The
+/// spawn is counted here (for [`Stats::alive`](crate::Stats::alive)), in the same
+/// thread-local lookup that finds the worker.
 pub(crate) fn schedule_spawned(runnable: Runnable) {
-    schedule_on(runnable, false);
+    schedule_on::<true>(runnable, false);
 }
 
-fn schedule_on(runnable: Runnable, lifo: bool) {
+/// `SPAWNED`: count a spawn in this thread's counters (a compile-time choice, so wake-ups
+/// pay nothing for it).
+fn schedule_on<const SPAWNED: bool>(runnable: Runnable, lifo: bool) {
     let mut runnable = Some(runnable);
     // `try_with` fails only while this thread's locals are being destroyed; then this is not a
     // running worker and the task goes to the injector like any other foreign wake-up.
     let _ = CURRENT.try_with(|current| {
         if let Some(local) = current.borrow().as_deref() {
             if let Some(runnable) = runnable.take() {
+                if SPAWNED {
+                    Counters::bump_own(&local.shared.signals.counters.spawned);
+                }
                 local.push(runnable, lifo);
             }
         }
     });
     if let Some(runnable) = runnable {
-        pool().push_global(runnable);
+        let pool = pool();
+        if SPAWNED {
+            Counters::bump_shared(&pool.counters.spawned);
+        }
+        pool.push_global(runnable);
     }
 }
 

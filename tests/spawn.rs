@@ -155,6 +155,28 @@ fn stats_account_for_every_task() {
 }
 
 #[test]
+fn alive_counts_tasks_spawned_on_and_off_the_pool() {
+    // 100 pending tasks spawned from this (plain) thread and 100 from a worker: each counts as
+    // alive until it is cancelled. Other tests' tasks can only add to the figure.
+    let outside: Vec<_> = (0..100)
+        .map(|_| smolscale::spawn(futures_lite::future::pending::<()>()))
+        .collect();
+    let inside = block_on_within(
+        LIMIT,
+        "spawning from a worker",
+        smolscale::spawn(async {
+            (0..100)
+                .map(|_| smolscale::spawn(futures_lite::future::pending::<()>()))
+                .collect::<Vec<_>>()
+        }),
+    );
+    let stats = smolscale::stats();
+    assert!(stats.alive >= 200, "200 pending tasks, but {stats}");
+    drop(outside);
+    drop(inside);
+}
+
+#[test]
 fn worker_threads_have_readable_names() {
     block_on_within(LIMIT, "spawn", smolscale::spawn(async {}));
     let name = block_on_within(
