@@ -18,6 +18,11 @@
 //! 3. **Imbalance.** A running worker whose queue is longer than 117 % of the average, and by
 //!    at least 2 tasks, gives half the difference (at most 64 tasks) to the spill lane
 //!    (Linux's `imbalance_pct`; tokio's and smolscale 0.4's "steal half, at most 64").
+//!    Not a worker that keeps its tasks at home (`Signals::keep_home` in `worker.rs`: its
+//!    recent tasks cost under 0.2 µs each, less than moving them), and no worker is woken for
+//!    work in the spill lane alone while such a worker runs, unless it was just rescued from a
+//!    stuck worker. The balancer clears that verdict when it sees the worker's polls take over
+//!    16 µs each.
 //! 4. **Retirement.** While there are more un-stuck workers than the target, the worker parked
 //!    longest retires once it has been parked for the retirement period; one per tick.
 //!
@@ -75,6 +80,10 @@ const CPU_WINDOW: Duration = Duration::from_millis(20);
 /// sleeping whenever a sample catches all workers parked and being poked awake by the next
 /// worker to unpark: on 2 cores that cycle was half of the process's context switches.
 const IDLE_TICKS_BEFORE_SLEEP: u32 = 2;
+/// A worker completing polls slower than this on average between two samples loses its
+/// `keep_home` verdict at once (`worker.rs` judges only every 64 polls, which for long polls
+/// could take long).
+const SLOW_POLL: Duration = Duration::from_micros(16);
 /// A queue is overloaded above this percentage of the average (Linux's `imbalance_pct`).
 const IMBALANCE_PERCENT: usize = 117;
 /// ... and only if it is at least this many tasks above the average.
@@ -275,6 +284,8 @@ impl Balancer {
         let mut long_poll = false;
         let mut running_total = 0;
         let mut moved = 0;
+        // Tasks were moved off a stuck worker this tick: they get a wake-up whatever else.
+        let mut rescued = false;
         let mut polled = false;
         for (index, worker) in self.workers.iter().enumerate() {
             let seq = worker.signals.poll_seq.load(Ordering::Relaxed);
@@ -285,6 +296,16 @@ impl Balancer {
             seen.tick = self.ticks;
             if seen.seq != seq {
                 polled = true;
+                // Polls completed since the last change, at least one: slower than
+                // `SLOW_POLL` each on average means this worker's tasks are not the cheap kind
+                // it may keep to itself (`Signals::keep_home`).
+                let polls = (seq / 2).saturating_sub(seen.seq / 2);
+                if polls > 0
+                    && now.duration_since(seen.since)
+                        > SLOW_POLL.saturating_mul(u32::try_from(polls).unwrap_or(u32::MAX))
+                {
+                    worker.signals.keep_home.store(false, Ordering::Relaxed);
+                }
                 *seen = Observation::new(seq, now, self.ticks);
             }
             let in_poll = seq % 2 == 1;
@@ -315,6 +336,7 @@ impl Balancer {
                         worker.id
                     );
                     moved += n;
+                    rescued = true;
                 }
             } else if worker.parked_at.load(Ordering::Relaxed) == 0 {
                 // A poll that spans two samples may be about to get stuck: keep sampling fast
@@ -335,7 +357,20 @@ impl Balancer {
         pool.stuck.store(stuck, Ordering::Relaxed);
 
         if pool.has_global_work() {
-            pool.notify();
+            // Only the spill lane holds work, none of it just rescued from a stuck worker, and a
+            // running worker keeps its cheap tasks at home: that worker is draining the lane;
+            // waking another would spread them.
+            let kept_home = !rescued
+                && pool.injector.is_empty()
+                && self.running.iter().any(|&index| {
+                    self.workers[index]
+                        .signals
+                        .keep_home
+                        .load(Ordering::Relaxed)
+                });
+            if !kept_home {
+                pool.notify();
+            }
             let unblocked = self.workers.len() - blocked;
             if blocked > 0 && unblocked < pool.target() && pool.sleepers.parked() == 0 {
                 self.replace(blocked, declared_stuck, pool.target() - unblocked, now);
@@ -361,6 +396,9 @@ impl Balancer {
         let mut moved = 0;
         for &index in &self.running {
             let worker = &self.workers[index];
+            if worker.signals.keep_home.load(Ordering::Relaxed) {
+                continue;
+            }
             let len = worker.signals.local_len.load(Ordering::Relaxed);
             if len * 100 > average * IMBALANCE_PERCENT && len >= average + MIN_IMBALANCE {
                 let want = ((len - average) / 2).clamp(1, MAX_MOVE);

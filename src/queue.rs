@@ -9,7 +9,8 @@
 //! - work the pool **redistributes**: the **spill** lane. That is half of a full local queue
 //!   plus the new task (Go's `runqputslow`), what the balancer moves out of stuck or overloaded
 //!   workers, and the queue of a worker that retires or blocks in a nested `block_on`. A parked
-//!   worker is woken for it too.
+//!   worker is woken for it too, except for the overflow of a worker whose recent tasks were
+//!   tiny one-shot ones (`Signals::keep_home` in `worker.rs`): that worker drains it itself.
 //!
 //! Why two lanes: tasks woken from outside are waiting on the world (a timer, a socket, another
 //! thread) and are served ahead of local work, while spilled tasks were already queued and are

@@ -34,9 +34,13 @@
 //! granularity of 100 µs instead of milliseconds. Without it the tasks one reactor pass woke
 //! all ran on the worker that drove the reactor: on 16 cores TCP echo stayed at one core's
 //! throughput (BENCHMARKS.md, scaling). Message-passing pairs and timer batches finish well
-//! within that time and are left together. A worker that wakes up is "searching" until it finds
-//! a task; if it was the last searcher and more work waits in a global lane, it wakes another
-//! worker.
+//! within that time and are left together. Neither exception, nor the balancer's evening out,
+//! applies to a worker whose recent tasks were tiny and finished at once (under
+//! [`CHEAP_TASK`] each, [`Signals::keep_home`]): moving such a task to another core costs more
+//! than running it (a burst of 10 000 of them took 0.8 ms on one worker and 1.2-1.45 ms spread
+//! over two), so its overflow waits in the spill lane for it alone. A worker that wakes up is
+//! "searching" until it finds a task; if it was the last searcher and more work waits in a
+//! global lane, it wakes another worker.
 //!
 //! # How a worker waits
 //! The whole loop runs inside async-io's `block_on`, and parking is an `.await` on the worker's
@@ -102,6 +106,18 @@ const SHED_AFTER: Duration = Duration::from_micros(100);
 /// The clock is read for [`SHED_AFTER`] only every this many polls from the local queue.
 const SHED_CHECK_EVERY: u64 = 16;
 
+/// Every this many polls from the local queue a worker judges what its tasks cost (the clock
+/// and its own counters; see [`Signals::keep_home`]).
+const COST_SAMPLE_EVERY: u64 = 64;
+
+/// A task that costs this little from its first poll to its last, on average over a sample,
+/// is cheap: moving it to another core (its cache lines, and its memory freed into another
+/// thread's allocator arena) costs more than running it here. Picked between two measured
+/// cases (BENCHMARKS.md, tuning log 25): 10 000 tasks that decrement a counter (~0.08 µs
+/// each) run in ~0.8 ms on one worker and 1.2-1.45 ms spread over two, while 1000 ping-pong
+/// pairs (~0.5 µs per task) take 0.53 ms spread and 0.78 ms kept on one.
+const CHEAP_TASK: Duration = Duration::from_nanos(200);
+
 /// The part of a worker other threads may look at. One per worker thread, shared through the
 /// pool's registry (balancer, stats) and the sleeper list (producers that wake it).
 #[derive(Debug)]
@@ -140,6 +156,14 @@ pub(crate) struct Signals {
     /// True while the task being polled sits in a nested `block_on`: the worker declared itself
     /// blocked, so the balancer needn't wait out the stuck threshold (relaxed, like the rest).
     pub(crate) in_block_on: AtomicBool,
+    /// Whether this worker's recent tasks were cheap from spawn to finish (a burst of tiny
+    /// spawned tasks), so spreading its backlog would cost more than it saves: then its overflow
+    /// wakes nobody, it doesn't shed, and the balancer neither evens out its queue nor wakes a
+    /// worker for the spill lane while it runs (it drains that lane itself; a stuck worker's
+    /// work moves as always). Written by the worker every [`COST_SAMPLE_EVERY`] local polls;
+    /// cleared by the balancer when it sees the worker complete polls slower than that. A
+    /// heuristic: relaxed, ordered against nothing.
+    pub(crate) keep_home: AtomicBool,
     /// Tasks spawned and finished on this thread.
     pub(crate) counters: Counters,
 }
@@ -206,6 +230,8 @@ struct Local {
     backlog_since: Cell<Option<Instant>>,
     /// When this worker's spins before parking stopped paying (`spin.rs`).
     backoff: Backoff,
+    /// The last cost sample: when, and how many tasks had finished on this thread by then.
+    cost_sample: Cell<Option<(Instant, u64)>>,
 }
 
 thread_local! {
@@ -334,7 +360,11 @@ impl Local {
         let spill = &self.pool.spill;
         self.queue.spill(spill, |n| n / 2);
         spill.push(runnable);
-        self.pool.notify();
+        // Cheap one-poll tasks: this worker drains the spill lane itself (it reads it every
+        // `SPILL_INTERVAL` polls and whenever its queue runs dry).
+        if !self.shared.signals.keep_home.load(Ordering::Relaxed) {
+            self.pool.notify();
+        }
     }
 
     /// Moves the LIFO slot and the local queue to the spill lane (the worker stops running them).
@@ -386,6 +416,9 @@ impl Local {
     fn took_local(&self, runnable: Runnable, tick: u64) -> Runnable {
         self.last_was_local.set(true);
         if tick.is_multiple_of(SHED_CHECK_EVERY) {
+            if tick.is_multiple_of(COST_SAMPLE_EVERY) {
+                self.sample_cost();
+            }
             self.shed_if_backlogged();
         }
         runnable
@@ -423,6 +456,26 @@ impl Local {
             .or_else(|| self.steal_once())
     }
 
+    /// Judges the tasks finished since the last sample: cheap if the time since then, divided
+    /// among them, is under [`CHEAP_TASK`] (time parked included, so a worker that parked in
+    /// between never counts as cheap, and tasks that keep running, like yield loops or
+    /// connections, finish nothing and never count as cheap). Publishes the verdict as
+    /// [`Signals::keep_home`].
+    #[inline(never)]
+    fn sample_cost(&self) {
+        let now = Instant::now();
+        let signals = &self.shared.signals;
+        let finished = signals.counters.finished.load(Ordering::Relaxed);
+        if let Some((at, at_finished)) = self.cost_sample.get() {
+            let done = finished.wrapping_sub(at_finished);
+            let cheap = done > 0
+                && now.duration_since(at)
+                    <= CHEAP_TASK.saturating_mul(u32::try_from(done).unwrap_or(u32::MAX));
+            signals.keep_home.store(cheap, Ordering::Relaxed);
+        }
+        self.cost_sample.set(Some((now, finished)));
+    }
+
     /// Sheds half the local queue to the spill lane and wakes a worker for it (or starts one,
     /// below the target), once tasks have waited here for [`SHED_AFTER`] while another worker
     /// sat parked (or the pool was below its target) and none searched.
@@ -430,6 +483,10 @@ impl Local {
     fn shed_if_backlogged(&self) {
         let pool = self.pool;
         let sleepers = &pool.sleepers;
+        if self.shared.signals.keep_home.load(Ordering::Relaxed) {
+            self.backlog_since.set(None);
+            return;
+        }
         // Cheapest checks first: on a fully loaded pool nobody is parked and the clock is
         // never read.
         let idle_core = sleepers.parked() > 0 || pool.threads() < pool.target();
@@ -618,6 +675,7 @@ pub(crate) fn run(
         parked: Cell::new(false),
         backlog_since: Cell::new(None),
         backoff: Backoff::new(),
+        cost_sample: Cell::new(None),
     });
     local.shared.parker.register();
     local
