@@ -341,7 +341,15 @@ impl Balancer {
             } else if worker.parked_at.load(Ordering::Relaxed) == 0 {
                 // A poll that spans two samples may be about to get stuck: keep sampling fast
                 // so the stuck threshold is measured to within one short period.
-                long_poll |= in_poll && polling_for > Duration::ZERO;
+                let spans = in_poll && polling_for > Duration::ZERO;
+                long_poll |= spans;
+                if spans {
+                    // A poll this long is no tiny task, whatever the average says (a few
+                    // costly tasks among thousands of tiny ones): spread this worker's queue,
+                    // and veto its next cheap verdict.
+                    worker.signals.keep_home.store(false, Ordering::Relaxed);
+                    worker.signals.costly_seen.store(true, Ordering::Relaxed);
+                }
                 running_total += worker.signals.local_len.load(Ordering::Relaxed);
                 self.running.push(index);
             }

@@ -164,6 +164,10 @@ pub(crate) struct Signals {
     /// cleared by the balancer when it sees the worker complete polls slower than that. A
     /// heuristic: relaxed, ordered against nothing.
     pub(crate) keep_home: AtomicBool,
+    /// Set by the balancer when it saw one of this worker's polls span two of its samples (a
+    /// millisecond or more); the worker's next cost sample then can't find its tasks cheap.
+    /// Relaxed, like `keep_home`.
+    pub(crate) costly_seen: AtomicBool,
     /// Tasks spawned and finished on this thread.
     pub(crate) counters: Counters,
 }
@@ -468,7 +472,9 @@ impl Local {
         let finished = signals.counters.finished.load(Ordering::Relaxed);
         if let Some((at, at_finished)) = self.cost_sample.get() {
             let done = finished.wrapping_sub(at_finished);
-            let cheap = done > 0
+            let costly_seen = signals.costly_seen.swap(false, Ordering::Relaxed);
+            let cheap = !costly_seen
+                && done > 0
                 && now.duration_since(at)
                     <= CHEAP_TASK.saturating_mul(u32::try_from(done).unwrap_or(u32::MAX));
             signals.keep_home.store(cheap, Ordering::Relaxed);
