@@ -161,8 +161,9 @@ pub(crate) struct Signals {
     /// wakes nobody, it doesn't shed, and the balancer neither evens out its queue nor wakes a
     /// worker for the spill lane while it runs (it drains that lane itself; a stuck worker's
     /// work moves as always). Written by the worker every [`COST_SAMPLE_EVERY`] local polls;
-    /// cleared by the balancer when it sees the worker complete polls slower than that. A
-    /// heuristic: relaxed, ordered against nothing.
+    /// cleared by the balancer when the worker's polls between two of its samples took over
+    /// 16 µs each on average, or one poll spanned two samples. A heuristic: relaxed, ordered
+    /// against nothing.
     pub(crate) keep_home: AtomicBool,
     /// Set by the balancer when it saw one of this worker's polls span two of its samples (a
     /// millisecond or more); the worker's next cost sample then can't find its tasks cheap.
@@ -364,7 +365,7 @@ impl Local {
         let spill = &self.pool.spill;
         self.queue.spill(spill, |n| n / 2);
         spill.push(runnable);
-        // Cheap one-poll tasks: this worker drains the spill lane itself (it reads it every
+        // Cheap one-shot tasks: this worker drains the spill lane itself (it reads it every
         // `SPILL_INTERVAL` polls and whenever its queue runs dry).
         if !self.shared.signals.keep_home.load(Ordering::Relaxed) {
             self.pool.notify();
