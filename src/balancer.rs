@@ -22,7 +22,8 @@
 //!    recent tasks cost under 0.2 µs each, less than moving them), and no worker is woken for
 //!    work in the spill lane alone while such a worker runs, unless it was just rescued from a
 //!    stuck worker. The balancer clears that verdict when it sees the worker's polls take over
-//!    16 µs each.
+//!    16 µs each on average, or one poll span two of its samples (which also vetoes the
+//!    worker's next cheap verdict).
 //! 4. **Retirement.** While there are more un-stuck workers than the target, the worker parked
 //!    longest retires once it has been parked for the retirement period; one per tick.
 //!
