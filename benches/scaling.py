@@ -8,6 +8,11 @@ JSON object per executor, metric and repetition, each with its `threads`). Runs 
 may be spread over several files or concatenated into one. For every workload and N it prints
 smolscale's median, the best peer's median and their ratio (smolscale / best, with the ratio
 inverted for throughputs, so below 1 is always better for smolscale).
+
+Then, for the workloads of design.md §5's scaling goal (spawn_many and yield_many), each
+executor's speed-up from the fewest to the most threads measured (time at the fewest / time at
+the most; above 1 means it got faster with more threads). The goal: smolscale's speed-up at
+least tokio's.
 """
 
 import json
@@ -15,9 +20,12 @@ import statistics
 import sys
 from collections import defaultdict
 
+# design.md §5: "spawn_many and yield_many speed-up from 1 -> 16 threads >= tokio's".
+SPEEDUP_WORKLOADS = ["ss04.spawn_many", "tokio.yield_many"]
 # Metrics where a larger value is better; for every other unit a smaller one is.
 HIGHER_IS_BETTER = {"rt/s", "req/s"}
 PEERS = ["tokio", "async-executor", "async-global-executor", "smolscale-0.4"]
+EXECUTORS = ["smolscale"] + PEERS
 
 
 def main(paths):
@@ -58,6 +66,30 @@ def main(paths):
             ratio = peers[best] / ours if higher else ours / peers[best]
             cells.append(f"{fmt(ours)} ({ratio:.2f}× {short(best)})")
         print(f"| {workload} | {unit} | " + " | ".join(cells) + " |")
+    speedups(values, counts)
+
+
+def speedups(values, counts):
+    """Prints each executor's speed-up from the fewest to the most threads measured."""
+    if len(counts) < 2:
+        return
+    low, high = counts[0], counts[-1]
+    print()
+    print(f"Speed-up from {low} to {high} threads (time at {low} / time at {high}):")
+    print()
+    print("| workload | " + " | ".join(EXECUTORS) + " |")
+    print("|---|" + "---:|" * len(EXECUTORS))
+    for workload in SPEEDUP_WORKLOADS:
+        cells = []
+        for executor in EXECUTORS:
+            at_low = values.get((workload, low, executor))
+            at_high = values.get((workload, high, executor))
+            if at_low and at_high:
+                ratio = statistics.median(at_low) / statistics.median(at_high)
+                cells.append(f"{ratio:.2f}×")
+            else:
+                cells.append("–")
+        print(f"| {workload} | " + " | ".join(cells) + " |")
 
 
 def fmt(x):
