@@ -34,7 +34,11 @@
 //! granularity of 100 µs instead of milliseconds. Without it the tasks one reactor pass woke
 //! all ran on the worker that drove the reactor: on 16 cores TCP echo stayed at one core's
 //! throughput (BENCHMARKS.md, scaling). Message-passing pairs and timer batches finish well
-//! within that time and are left together. Neither exception, nor the balancer's evening out,
+//! within that time and are left together. A batch of costly tasks doesn't wait even that long:
+//! a worker that wakes from its park with at least two tasks queued by its own reactor pass,
+//! after its last run of polls averaged over [`COSTLY_POLL`] each (sockets, whose every poll is
+//! syscalls), sheds half of them at once if another worker is parked (tuning log 29: TCP echo
+//! on 16 cores 1.5× the requests). Neither exception, nor the balancer's evening out,
 //! applies to a worker whose recent tasks were tiny and finished at once (under
 //! [`CHEAP_TASK`] each, [`Signals::keep_home`]): moving such a task to another core costs more
 //! than running it (a burst of 10 000 of them took 0.8 ms on one worker and 1.2-1.45 ms spread
@@ -102,6 +106,13 @@ const STEAL_MIN: usize = 64;
 /// that woke dozens of sockets, a burst of yields), while short exchanges (message passing, a
 /// timer's few tasks) finish before it.
 const SHED_AFTER: Duration = Duration::from_micros(100);
+
+/// A worker whose polls between its last wake-up and its next park averaged at least this
+/// much sheds half of what its next reactor pass queues on it at once, rather than after
+/// [`SHED_AFTER`]. Measured on 2 cores (middle half of one run's runs of polls): TCP echo
+/// 6.5-8.2 µs a poll (each one syscalls), partial load 0.14-0.20 µs (channels and timers,
+/// which gain from staying on one core).
+const COSTLY_POLL: Duration = Duration::from_micros(2);
 
 /// The clock is read for [`SHED_AFTER`] only every this many polls from the local queue.
 const SHED_CHECK_EVERY: u64 = 16;
@@ -237,6 +248,11 @@ struct Local {
     backoff: Backoff,
     /// The last cost sample: when, and how many tasks had finished on this thread by then.
     cost_sample: Cell<Option<(Instant, u64)>>,
+    /// When this worker last woke from a park, and its `ticks` then: the start of the run of
+    /// polls that [`Local::park`] times (taken at the next park; `None` while not timed).
+    woke: Cell<Option<(Instant, u64)>>,
+    /// Whether that last timed run of polls averaged at least [`COSTLY_POLL`] a poll.
+    costly_polls: Cell<bool>,
 }
 
 thread_local! {
@@ -613,6 +629,7 @@ impl Local {
     /// queue, and it runs them without a hop through another thread (async-global-executor and
     /// smolscale 0.4 do the same; design.md §2).
     async fn park(&self) -> bool {
+        self.time_polls();
         if self.spin() {
             return true;
         }
@@ -641,8 +658,41 @@ impl Local {
         self.searching.set(true);
         if sleep {
             pool.balancer.poke();
+            self.woke.set(Some((Instant::now(), self.ticks.get())));
+            self.shed_costly_batch();
         }
         true
+    }
+
+    /// Judges the run of polls since this worker last woke from a park (it is about to park
+    /// again): costly if they averaged at least [`COSTLY_POLL`]. Runs of a single poll say too
+    /// little and leave the verdict as it was.
+    fn time_polls(&self) {
+        if let Some((at, ticks)) = self.woke.take() {
+            let polls = self.ticks.get().wrapping_sub(ticks);
+            if polls > 1 {
+                let per_poll = at.elapsed() / u32::try_from(polls).unwrap_or(u32::MAX);
+                self.costly_polls.set(per_poll >= COSTLY_POLL);
+            }
+        }
+    }
+
+    /// Just woken from a park: if its own reactor pass queued several tasks here and this
+    /// worker's polls have lately been costly (I/O), gives half of them to the spill lane and
+    /// wakes a parked worker, so the batch runs on two cores now instead of after
+    /// [`SHED_AFTER`] on one.
+    fn shed_costly_batch(&self) {
+        let pool = self.pool;
+        if self.queue.len() < 2
+            || !self.costly_polls.get()
+            || self.shared.signals.keep_home.load(Ordering::Relaxed)
+            || (pool.sleepers.parked() == 0 && pool.threads() >= pool.target())
+        {
+            return;
+        }
+        if self.queue.spill(&pool.spill, |n| n / 2) > 0 {
+            pool.notify();
+        }
     }
 
     /// The worker's loop: run tasks, park when there are none, until retired.
@@ -683,6 +733,8 @@ pub(crate) fn run(
         backlog_since: Cell::new(None),
         backoff: Backoff::new(),
         cost_sample: Cell::new(None),
+        woke: Cell::new(None),
+        costly_polls: Cell::new(false),
     });
     local.shared.parker.register();
     local
