@@ -10,14 +10,15 @@
 #     and the raw results (nN/results-*.jsonl), rewritten after each thread count, so a run cut
 #     short still leaves what it measured (one file: some lent machines return only a few).
 # Every executor is pinned to N cores (taskset) and told to use N workers, for N = 16, 8, 4,
-# 2, 1: the micro workloads, then partial load, TCP echo and timer lateness. One repetition
-# each; about 8 minutes in all. Then: tar xzf scaling.tgz && python3 benches/scaling.py n*/*.jsonl
+# 2, 1 (or the counts in $SCALING_THREADS, in that order: put first what must not be cut): the
+# micro workloads, then partial load, TCP echo and timer lateness. One repetition each; about
+# 8 minutes in all. Then: tar xzf scaling.tgz && python3 benches/scaling.py n*/*.jsonl
 set -u
 bin=$(realpath "$1")
 out=$(realpath "$2")
 work=$(mktemp -d)
 executors=smolscale,tokio,async-executor,async-global-executor,smolscale-0.4
-for n in 16 8 4 2 1; do
+for n in ${SCALING_THREADS:-16 8 4 2 1}; do
     pin="taskset -c 0-$((n - 1))"
     timeout 150 $pin "$bin" --micro --reps 1 --threads $n --only $executors \
         --out "$work/n$n" >"$work/micro-$n.txt" 2>&1
