@@ -35,10 +35,11 @@
 //! all ran on the worker that drove the reactor: on 16 cores TCP echo stayed at one core's
 //! throughput (BENCHMARKS.md, scaling). Message-passing pairs and timer batches finish well
 //! within that time and are left together. A batch of costly tasks doesn't wait even that long:
-//! a worker that wakes from its park with at least two tasks queued by its own reactor pass,
-//! after its last run of polls averaged over [`COSTLY_POLL`] each (sockets, whose every poll is
-//! syscalls), sheds half of them at once if another worker is parked (tuning log 29: TCP echo
-//! on 16 cores 1.5× the requests). Neither exception, nor the balancer's evening out,
+//! a worker that wakes from its park with tasks queued by its own reactor pass, after its last
+//! run of polls averaged over [`COSTLY_POLL`] each (sockets, whose every poll is syscalls),
+//! sheds half of them at once if another worker is parked and that half is worth
+//! [`SHED_MIN_WORK`] of polls (tuning log 29: TCP echo on 16 cores 1.5× the requests). Neither
+//! exception, nor the balancer's evening out,
 //! applies to a worker whose recent tasks were tiny and finished at once (under
 //! [`CHEAP_TASK`] each, [`Signals::keep_home`]): moving such a task to another core costs more
 //! than running it (a burst of 10 000 of them took 0.8 ms on one worker and 1.2-1.45 ms spread
@@ -113,6 +114,11 @@ const SHED_AFTER: Duration = Duration::from_micros(100);
 /// 6.5-8.2 µs a poll (each one syscalls), partial load 0.14-0.20 µs (channels and timers,
 /// which gain from staying on one core).
 const COSTLY_POLL: Duration = Duration::from_micros(2);
+
+/// ... and only if the half it would hand over is worth this much of those polls: less than a
+/// wake-up costs the woken core (on a VM, tens of microseconds to sleep and wake a thread,
+/// `spin.rs`) is better run here.
+const SHED_MIN_WORK: Duration = Duration::from_micros(20);
 
 /// The clock is read for [`SHED_AFTER`] only every this many polls from the local queue.
 const SHED_CHECK_EVERY: u64 = 16;
@@ -251,8 +257,8 @@ struct Local {
     /// When this worker last woke from a park, and its `ticks` then: the start of the run of
     /// polls that [`Local::park`] times (taken at the next park; `None` while not timed).
     woke: Cell<Option<(Instant, u64)>>,
-    /// Whether that last timed run of polls averaged at least [`COSTLY_POLL`] a poll.
-    costly_polls: Cell<bool>,
+    /// What a poll cost on average in that last timed run of polls.
+    poll_cost: Cell<Duration>,
 }
 
 thread_local! {
@@ -664,27 +670,29 @@ impl Local {
         true
     }
 
-    /// Judges the run of polls since this worker last woke from a park (it is about to park
-    /// again): costly if they averaged at least [`COSTLY_POLL`]. Runs of a single poll say too
-    /// little and leave the verdict as it was.
+    /// Times the run of polls since this worker last woke from a park (it is about to park
+    /// again). A run of a single poll says too little and leaves the last figure in place.
     fn time_polls(&self) {
         if let Some((at, ticks)) = self.woke.take() {
             let polls = self.ticks.get().wrapping_sub(ticks);
             if polls > 1 {
-                let per_poll = at.elapsed() / u32::try_from(polls).unwrap_or(u32::MAX);
-                self.costly_polls.set(per_poll >= COSTLY_POLL);
+                self.poll_cost
+                    .set(at.elapsed() / u32::try_from(polls).unwrap_or(u32::MAX));
             }
         }
     }
 
-    /// Just woken from a park: if its own reactor pass queued several tasks here and this
-    /// worker's polls have lately been costly (I/O), gives half of them to the spill lane and
-    /// wakes a parked worker, so the batch runs on two cores now instead of after
-    /// [`SHED_AFTER`] on one.
+    /// Just woken from a park: if its own reactor pass queued several tasks here, this
+    /// worker's polls have lately been costly (I/O), and half of them is worth a wake-up, gives
+    /// that half to the spill lane and wakes a parked worker, so the batch runs on two cores
+    /// now instead of after [`SHED_AFTER`] on one.
     fn shed_costly_batch(&self) {
         let pool = self.pool;
-        if self.queue.len() < 2
-            || !self.costly_polls.get()
+        let poll_cost = self.poll_cost.get();
+        let half = self.queue.len() / 2;
+        if half == 0
+            || poll_cost < COSTLY_POLL
+            || poll_cost.saturating_mul(u32::try_from(half).unwrap_or(u32::MAX)) < SHED_MIN_WORK
             || self.shared.signals.keep_home.load(Ordering::Relaxed)
             || (pool.sleepers.parked() == 0 && pool.threads() >= pool.target())
         {
@@ -734,7 +742,7 @@ pub(crate) fn run(
         backoff: Backoff::new(),
         cost_sample: Cell::new(None),
         woke: Cell::new(None),
-        costly_polls: Cell::new(false),
+        poll_cost: Cell::new(Duration::ZERO),
     });
     local.shared.parker.register();
     local
