@@ -39,11 +39,11 @@
 //! run of polls averaged over [`COSTLY_POLL`] each (sockets, whose every poll is syscalls),
 //! sheds half of them at once if another worker is parked and that half is worth
 //! [`SHED_MIN_WORK`] of polls (tuning log 29: TCP echo on 16 cores 1.5× the requests). Neither
-//! exception, nor the balancer's evening out,
-//! applies to a worker whose recent tasks were tiny and finished at once (under
-//! [`CHEAP_TASK`] each, [`Signals::keep_home`]): moving such a task to another core costs more
-//! than running it (a burst of 10 000 of them took 0.8 ms on one worker and 1.2-1.45 ms spread
-//! over two), so its overflow waits in the spill lane for it alone. A worker that wakes up is
+//! shedding, nor the balancer's evening out, applies to a worker whose recent tasks were tiny
+//! and finished at once (under [`CHEAP_TASK`] each, [`Signals::keep_home`]): moving such a
+//! task to another core costs more than running it (a burst of 10 000 of them took 0.8 ms on
+//! one worker and 1.2-1.45 ms spread over two), so its overflow waits in the spill lane for it
+//! alone. A worker that wakes up is
 //! "searching" until it finds a task; if it was the last searcher and more work waits in a
 //! global lane, it wakes another worker.
 //!
@@ -518,8 +518,7 @@ impl Local {
         }
         // Cheapest checks first: on a fully loaded pool nobody is parked and the clock is
         // never read.
-        let idle_core = sleepers.parked() > 0 || pool.threads() < pool.target();
-        if self.queue.len() < 2 || !idle_core || sleepers.searching() != 0 {
+        if self.queue.len() < 2 || !self.idle_core() || sleepers.searching() != 0 {
             self.backlog_since.set(None);
             return;
         }
@@ -528,11 +527,24 @@ impl Local {
             None => self.backlog_since.set(Some(now)),
             Some(since) if now - since >= SHED_AFTER => {
                 self.backlog_since.set(None);
-                if self.queue.spill(&pool.spill, |n| n / 2) > 0 {
-                    pool.notify();
-                }
+                self.shed_half();
             }
             Some(_) => {}
+        }
+    }
+
+    /// Whether a core could take shed work: a worker is parked, or the pool may start one.
+    fn idle_core(&self) -> bool {
+        let pool = self.pool;
+        pool.sleepers.parked() > 0 || pool.threads() < pool.target()
+    }
+
+    /// Moves the older half of the local queue to the spill lane and wakes (or starts) a
+    /// worker for it.
+    fn shed_half(&self) {
+        let pool = self.pool;
+        if self.queue.spill(&pool.spill, |n| n / 2) > 0 {
+            pool.notify();
         }
     }
 
@@ -687,19 +699,15 @@ impl Local {
     /// that half to the spill lane and wakes a parked worker, so the batch runs on two cores
     /// now instead of after [`SHED_AFTER`] on one.
     fn shed_costly_batch(&self) {
-        let pool = self.pool;
         let poll_cost = self.poll_cost.get();
         let half = self.queue.len() / 2;
-        if half == 0
-            || poll_cost < COSTLY_POLL
-            || poll_cost.saturating_mul(u32::try_from(half).unwrap_or(u32::MAX)) < SHED_MIN_WORK
-            || self.shared.signals.keep_home.load(Ordering::Relaxed)
-            || (pool.sleepers.parked() == 0 && pool.threads() >= pool.target())
+        if half > 0
+            && poll_cost >= COSTLY_POLL
+            && poll_cost.saturating_mul(u32::try_from(half).unwrap_or(u32::MAX)) >= SHED_MIN_WORK
+            && !self.shared.signals.keep_home.load(Ordering::Relaxed)
+            && self.idle_core()
         {
-            return;
-        }
-        if self.queue.spill(&pool.spill, |n| n / 2) > 0 {
-            pool.notify();
+            self.shed_half();
         }
     }
 

@@ -13,7 +13,7 @@ use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 use async_io::Async;
-use common::install_once;
+use common::{block_on_within, install_once};
 
 /// Sockets, each with a reader task: one reactor pass wakes them all.
 const READERS: usize = 8;
@@ -76,7 +76,7 @@ fn a_batch_of_costly_wake_ups_spreads_at_once() {
         spread += usize::from(threads.len() >= 2);
     }
     for reader in readers {
-        smolscale::block_on(reader);
+        block_on_within(ROUND_LIMIT, "a reader's last round", reader);
     }
     println!("{spread} of {ROUNDS} rounds ran on both workers");
     // Not every round spreads: the first has no timing to go by, and the worker woken for the
