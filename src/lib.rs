@@ -16,8 +16,8 @@
 //! Message-passing programs are made of many tiny tasks that wake each other. A work-stealing
 //! scheduler reacts to every wake-up on a busy worker by waking an idle one to come and steal,
 //! which at partial load means a storm of wake-ups, failed steals and cache misses. Here a task
-//! woken on a worker stays on that worker's local queue, and workers never look at each other's
-//! queues. A separate balancer thread samples the workers every millisecond or so and moves work
+//! woken on a worker stays on that worker's local queue, and workers don't scan each other's
+//! queues (a worker that runs dry makes one targeted steal). A separate balancer thread samples the workers every millisecond or so and moves work
 //! from overloaded or stuck workers to a shared queue, waking idle workers for it (Erlang's
 //! BEAM balances its run queues the same way).
 //!
