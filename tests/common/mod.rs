@@ -143,3 +143,49 @@ pub fn install_once(builder: impl FnOnce() -> smolscale::Builder) {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| builder().install().expect("install before any spawn"));
 }
+
+/// Spawns, from inside a task, `tasks` tasks that all queue on that task's worker. Each keeps
+/// polling in 20 µs slices, a yield between them (short polls, so its worker can look at its
+/// queue in between), until `threads` different threads have run one of the tasks or
+/// `give_up` has passed. Returns how many different threads ran them; fails if it all takes
+/// longer than `give_up` plus a minute.
+pub fn burst_from_one_worker(tasks: usize, threads: usize, give_up: Duration) -> usize {
+    use std::collections::HashSet;
+    use std::sync::Arc;
+
+    let seen = Arc::new(Mutex::new(HashSet::new()));
+    let deadline = Instant::now() + give_up;
+    let limit = give_up + Duration::from_secs(60);
+    block_on_within(limit, "a burst spawned on one worker", {
+        let seen = seen.clone();
+        smolscale::spawn(async move {
+            let handles: Vec<_> = (0..tasks)
+                .map(|_| {
+                    let seen = seen.clone();
+                    smolscale::spawn(async move {
+                        loop {
+                            let ran_on = {
+                                let mut seen = seen.lock().unwrap();
+                                seen.insert(std::thread::current().id());
+                                seen.len()
+                            };
+                            if ran_on >= threads || Instant::now() > deadline {
+                                return;
+                            }
+                            let slice = Instant::now();
+                            while slice.elapsed() < Duration::from_micros(20) {
+                                std::hint::spin_loop();
+                            }
+                            futures_lite::future::yield_now().await;
+                        }
+                    })
+                })
+                .collect();
+            for handle in handles {
+                handle.await;
+            }
+        })
+    });
+    let ran_on = seen.lock().unwrap().len();
+    ran_on
+}
