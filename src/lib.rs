@@ -17,9 +17,10 @@
 //! scheduler reacts to every wake-up on a busy worker by waking an idle one to come and steal,
 //! which at partial load means a storm of wake-ups, failed steals and cache misses. Here a task
 //! woken on a worker stays on that worker's local queue, and workers don't scan each other's
-//! queues (a worker that runs dry makes one targeted steal). A separate balancer thread samples the workers every millisecond or so and moves work
-//! from overloaded or stuck workers to a shared queue, waking idle workers for it (Erlang's
-//! BEAM balances its run queues the same way).
+//! queues (a worker that runs dry makes one targeted steal). A separate balancer thread samples
+//! the workers every millisecond or so and moves work from overloaded or stuck workers to a
+//! shared queue, waking idle workers for it (Erlang's BEAM balances its run queues the same
+//! way).
 //!
 //! # Tasks may block
 //! A task stuck in one poll (a blocking syscall, a long loop, a nested [`block_on`]) for more
