@@ -274,10 +274,6 @@ struct Local {
     woke: Cell<Option<(Instant, u64)>>,
     /// What a poll cost on average in that last timed run of polls.
     poll_cost: Cell<Duration>,
-    /// Whether the worker this one last stole from kept enough for another steal, so the
-    /// search that found work there wakes one more worker (set by [`Local::steal_once`], read
-    /// and cleared by [`Local::found_work`]).
-    victim_kept_work: Cell<bool>,
 }
 
 thread_local! {
@@ -541,15 +537,14 @@ impl Local {
             self.backlog_since.set(None);
             return;
         }
-        let now = Instant::now();
         match self.backlog_since.get() {
-            None => self.backlog_since.set(Some(now)),
+            None => self.backlog_since.set(Some(Instant::now())),
             // A worker is already searching: the wake-up a shed would send goes nowhere
             // (`notify` skips it), so wait until that one has found its work, keeping the clock
             // running. Resetting it instead made backlogged workers take turns, one shed per
             // 100 µs and a wake-up (tuning log 30).
             Some(_) if sleepers.searching() != 0 => {}
-            Some(since) if now - since >= SHED_AFTER => {
+            Some(since) if since.elapsed() >= SHED_AFTER => {
                 self.backlog_since.set(None);
                 self.shed_half();
             }
@@ -593,7 +588,9 @@ impl Local {
             .steal_and_pop(self.queue.worker(), |n| n / 2)
             .ok()?;
         self.last_was_local.set(false);
-        self.victim_kept_work.set(len - len / 2 >= steal_min);
+        // The search ends here rather than in `found_work`, because only here is it known
+        // whether the victim kept enough for another worker to steal.
+        self.stop_searching(len - len / 2 >= steal_min);
         Some(first)
     }
 
@@ -635,15 +632,20 @@ impl Local {
     }
 
     /// Called with a task in hand: stops searching, and if this was the last searcher while
-    /// more work waits in a global lane or in the queue it just stole from, wakes another
-    /// worker for it.
+    /// more work waits in a global lane, wakes another worker for it.
     fn found_work(&self) {
+        self.stop_searching(false);
+    }
+
+    /// Stops searching (if this worker was); if it was the last searcher and more work waits
+    /// in a global lane, or `more_here` says the queue it just stole from kept enough for
+    /// another steal, wakes another worker for it.
+    fn stop_searching(&self, more_here: bool) {
         let pool = self.pool;
-        let victim_kept_work = self.victim_kept_work.replace(false);
         if self.searching.replace(false)
             && pool
                 .sleepers
-                .found_work(|| victim_kept_work || pool.has_global_work())
+                .found_work(|| more_here || pool.has_global_work())
         {
             pool.notify();
         }
@@ -784,7 +786,6 @@ pub(crate) fn run(
         cost_sample: Cell::new(None),
         woke: Cell::new(None),
         poll_cost: Cell::new(Duration::ZERO),
-        victim_kept_work: Cell::new(false),
     });
     local.shared.parker.register();
     local

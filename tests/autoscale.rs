@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::MutexGuard;
 use std::time::{Duration, Instant};
 
 use common::{block_on_within, capture_logs, install_once, logged, wait_until, within};
@@ -14,12 +14,9 @@ const LIMIT: Duration = Duration::from_secs(60);
 const RETIRE_AFTER: Duration = Duration::from_millis(500);
 
 fn serial() -> MutexGuard<'static, ()> {
-    static SERIAL: Mutex<()> = Mutex::new(());
     capture_logs();
     install_once(|| smolscale::Builder::new().retire_after(RETIRE_AFTER));
-    SERIAL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    common::serial()
 }
 
 fn cpus() -> usize {

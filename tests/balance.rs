@@ -4,23 +4,14 @@
 mod common;
 
 use std::collections::HashSet;
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use common::{block_on_within, process_cpu_time};
+use common::{block_on_within, process_cpu_time, serial};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
 fn cpus() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
-/// The scenarios measure the whole process, so they run one at a time.
-fn serial() -> MutexGuard<'static, ()> {
-    static SERIAL: Mutex<()> = Mutex::new(());
-    SERIAL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn spin(duration: Duration) {

@@ -5,21 +5,12 @@
 mod common;
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{block_on_within, install_once};
+use common::{block_on_within, install_once, serial};
 
 const LIMIT: Duration = Duration::from_secs(60);
-
-/// One test at a time: with the other test's tiny tasks keeping a worker busy, there is no
-/// idle core to spread to, and the costly tasks rightly stay where they are.
-fn serial() -> MutexGuard<'static, ()> {
-    static SERIAL: Mutex<()> = Mutex::new(());
-    SERIAL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 /// Spawns and runs `n` tiny one-poll tasks from the current task, so that this worker's cost
 /// samples say "cheap": the state in which it keeps work at home.
@@ -39,6 +30,8 @@ async fn tiny_burst(n: usize) {
 
 #[test]
 fn costly_tasks_spawned_after_a_tiny_burst_still_spread() {
+    // One test at a time: with the other test's tiny tasks keeping a worker busy, there is no
+    // idle core to spread to, and the costly tasks rightly stay where they are.
     let _serial = serial();
     install_once(|| smolscale::Builder::new().threads(2));
     // 16 tasks of 3 ms each (under the 5 ms stuck threshold, so the stuck-worker rescue can't

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::future::Future;
-use std::sync::{Mutex, Once};
+use std::sync::{Mutex, MutexGuard, Once};
 use std::time::{Duration, Instant};
 
 use futures_lite::FutureExt;
@@ -188,4 +188,14 @@ pub fn burst_from_one_worker(tasks: usize, threads: usize, give_up: Duration) ->
     });
     let ran_on = seen.lock().unwrap().len();
     ran_on
+}
+
+/// Holds the test binary's one lock for tests that must not run beside each other (they
+/// measure the whole process, or need the pool's cores to themselves). A test that failed
+/// while holding it doesn't block the rest.
+pub fn serial() -> MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
