@@ -63,8 +63,7 @@ def main(paths):
                 continue
             ours = statistics.median(ours)
             best = (max if higher else min)(peers, key=peers.get)
-            ratio = peers[best] / ours if higher else ours / peers[best]
-            cells.append(f"{fmt(ours)} ({ratio:.2f}× {short(best)})")
+            cells.append(f"{fmt(ours)} ({ratio_text(ours, peers[best], higher)} {short(best)})")
         print(f"| {workload} | {unit} | " + " | ".join(cells) + " |")
     speedups(values, counts)
 
@@ -90,6 +89,14 @@ def speedups(values, counts):
             else:
                 cells.append("–")
         print(f"| {workload} | " + " | ".join(cells) + " |")
+
+
+def ratio_text(ours, theirs, higher):
+    """Ours over theirs as a cost (> 1: ours is worse); a zero (no wake-ups at all) has none."""
+    cost, other = (theirs, ours) if higher else (ours, theirs)
+    if other == 0:
+        return "equal" if cost == 0 else "vs 0"
+    return f"{cost / other:.2f}×"
 
 
 def fmt(x):

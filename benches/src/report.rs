@@ -143,7 +143,7 @@ pub fn table(records: &[Record], workloads: &[Workload], kinds: &[Kind]) -> Stri
             .min_by(|a, b| cost(*metric, a.1).total_cmp(&cost(*metric, b.1)));
         out.push_str(&match (smolscale, best) {
             (Some(ours), Some((kind, theirs))) => {
-                format!(" {:.2}× ({}) |", ratio(*metric, ours, theirs), kind.name())
+                format!(" {} ({}) |", ratio_cell(*metric, ours, theirs), kind.name())
             }
             _ => " – |".to_string(),
         });
@@ -153,7 +153,7 @@ pub fn table(records: &[Record], workloads: &[Workload], kinds: &[Kind]) -> Stri
                 .find(|(k, _)| *k == Kind::Floor)
                 .and_then(|m| m.1);
             out.push_str(&match (smolscale, floor) {
-                (Some(ours), Some(floor)) => format!(" {:.2}× |", ratio(*metric, ours, floor)),
+                (Some(ours), Some(floor)) => format!(" {} |", ratio_cell(*metric, ours, floor)),
                 _ => " – |".to_string(),
             });
         }
@@ -177,6 +177,19 @@ fn ratio(metric: MetricSpec, smolscale: f64, other: f64) -> f64 {
         other / smolscale
     } else {
         smolscale / other
+    }
+}
+
+/// [`ratio`] for a table: where the other executor's value is zero (no wake-ups at all), a ratio
+/// says nothing, so the cell says whether ours is zero too.
+fn ratio_cell(metric: MetricSpec, smolscale: f64, other: f64) -> String {
+    let ratio = ratio(metric, smolscale, other);
+    if ratio.is_finite() {
+        format!("{ratio:.2}×")
+    } else if smolscale == other {
+        "equal".to_string()
+    } else {
+        "vs 0".to_string()
     }
 }
 

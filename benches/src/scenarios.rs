@@ -1,9 +1,14 @@
 //! Scenarios: longer, application-shaped runs, each in a fresh process, measured from outside
-//! the tasks (wall clock, process CPU time from `getrusage`, thread count from `/proc`).
+//! the tasks (wall clock, process CPU time and sleeps from `getrusage`, thread count from
+//! `/proc`). A *sleep* is a voluntary context switch of any thread of the process: a worker
+//! parking, a thread blocking in `epoll_wait`, a timed sleep. Each one ends in a wake-up, by a
+//! timer or by another thread, so sleeps per operation count the wake-ups a scheduler spends on
+//! the work, the cost work-balancing sets out to cut.
 //!
 //! - `partial_load`: [`PAIRS`] pairs of tasks; A sends to B over a channel, B replies, then A
 //!   sleeps 1 ms on an `async_io::Timer` (on every executor, tokio included, so all do the same
-//!   work). Throughput (round trips/s) and process CPU time per round trip over a fixed window.
+//!   work). Throughput (round trips/s), process CPU time and sleeps per round trip over a fixed
+//!   window.
 //!   The pool is partly loaded: most of the time every task sleeps on its timer.
 //! - `blocking`: 2 × N tasks that each block their thread in `std::thread::sleep(500 ms)`, then
 //!   one tiny task spawned right after; how long until the tiny task runs.
@@ -12,10 +17,13 @@
 //!   fire; p50 and p99 lateness. (The measuring loop is a task, not `block_on` as in
 //!   idlejitter, so the timer's wake-up has to get through the loaded scheduler.)
 //! - `idle`: a burst of 100k spawned tasks, then 5 s with nothing to do; the process CPU time
-//!   over those 5 s and the threads left at the end, less the harness's own.
+//!   over those 5 s, the threads left at the end, less the harness's own, and the sleeps over
+//!   those 5 s, less the measuring thread's own one (workers parking right after the burst
+//!   count too; a pool that wakes up periodically counts every tick).
 //! - `tcp_echo`: an echo server and 64 clients on 127.0.0.1, all tasks on the executor under
 //!   test (tokio with its own `net` types, the others with `async_io::Async`), each client doing
-//!   64-byte request/response in a loop; requests/s and CPU time per request over a window.
+//!   64-byte request/response in a loop; requests/s, CPU time and sleeps per request over a
+//!   window.
 //! - `memory`: [`IDLE_TASKS`] idle tasks, each counting its first poll and then waiting forever
 //!   on `future::pending` (the same small future on every executor), spawned from a plain thread
 //!   in batches of [`IDLE_BATCH`], each batch polled before the next (so the run queues stay
@@ -38,7 +46,7 @@ use futures_lite::future::yield_now;
 
 use crate::executors::Task;
 use crate::executors::{Executor, Kind};
-use crate::sys::{cpu_time, resident_bytes, thread_count};
+use crate::sys::{resident_bytes, thread_count, usage, Usage};
 use crate::workload::MetricSpec;
 
 /// Task pairs in `partial_load`: tuned so that smolscale makes 100-200k round trips/s on two
@@ -145,6 +153,10 @@ impl Scenario {
                     name: "partial_load.cpu_per_round_trip",
                     unit: "us",
                 },
+                MetricSpec {
+                    name: "partial_load.sleeps_per_round_trip",
+                    unit: "sleeps",
+                },
             ],
             Scenario::Blocking => &[MetricSpec {
                 name: "blocking.latency",
@@ -169,6 +181,10 @@ impl Scenario {
                     name: "idle.threads",
                     unit: "threads",
                 },
+                MetricSpec {
+                    name: "idle.wakeups",
+                    unit: "sleeps",
+                },
             ],
             Scenario::TcpEcho => &[
                 MetricSpec {
@@ -178,6 +194,10 @@ impl Scenario {
                 MetricSpec {
                     name: "tcp_echo.cpu_per_request",
                     unit: "us",
+                },
+                MetricSpec {
+                    name: "tcp_echo.sleeps_per_request",
+                    unit: "sleeps",
                 },
             ],
             Scenario::Memory => &[MetricSpec {
@@ -208,10 +228,10 @@ impl Scenario {
     }
 }
 
-/// Counts operations and the CPU time of the process over a window while load runs.
+/// Counts operations, and the CPU time and sleeps of the process, over a window while load runs.
 struct Window {
     start: Instant,
-    cpu: Duration,
+    usage: Usage,
     operations: u64,
 }
 
@@ -219,17 +239,22 @@ impl Window {
     fn open(counter: &AtomicU64) -> Self {
         Window {
             start: Instant::now(),
-            cpu: cpu_time(),
+            usage: usage(),
             operations: counter.load(Ordering::Relaxed),
         }
     }
 
-    /// Closes the window; returns operations per second and CPU µs per operation.
+    /// Closes the window; returns operations per second, CPU µs per operation and sleeps per
+    /// operation.
     fn close(self, counter: &AtomicU64) -> Vec<f64> {
         let operations = (counter.load(Ordering::Relaxed) - self.operations) as f64;
-        let cpu = (cpu_time() - self.cpu).as_secs_f64();
+        let used = usage() - self.usage;
         let elapsed = self.start.elapsed().as_secs_f64();
-        vec![operations / elapsed, cpu * 1e6 / operations]
+        vec![
+            operations / elapsed,
+            used.cpu.as_secs_f64() * 1e6 / operations,
+            used.sleeps as f64 / operations,
+        ]
     }
 }
 
@@ -316,11 +341,13 @@ fn idle<E: Executor>(ex: E, durations: &Durations, baseline_threads: usize) -> V
             task.await;
         }
     });
-    let cpu = cpu_time();
+    let before = usage();
     std::thread::sleep(durations.idle);
-    let idle_cpu = cpu_time() - cpu;
+    let idle = usage() - before;
     let threads = thread_count().saturating_sub(baseline_threads);
-    vec![idle_cpu.as_secs_f64() * 1e3, threads as f64]
+    // The measuring thread's own sleep is one of the sleeps counted; it is not the executor's.
+    let wakeups = idle.sleeps.saturating_sub(1);
+    vec![idle.cpu.as_secs_f64() * 1e3, threads as f64, wakeups as f64]
 }
 
 /// Idle tasks of `memory` polled at least once.

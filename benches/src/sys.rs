@@ -1,15 +1,39 @@
-//! What the operating system says about this process and machine: CPU time used (for "CPU per
-//! round trip" and idle cost), the number of threads (for the idle scenario) and the CPU model
-//! and core count recorded with every result.
+//! What the operating system says about this process and machine: CPU time used and how often
+//! threads went to sleep (for "CPU per round trip", "sleeps per round trip" and the idle cost),
+//! the number of threads (for the idle scenario) and the CPU model and core count recorded with
+//! every result.
 //!
-//! Linux only: CPU time comes from `getrusage(RUSAGE_SELF)` (user + system time of all threads
-//! of the process), the thread count from the `Threads:` line of `/proc/self/status`, the
-//! resident set size from `/proc/self/statm`, and the CPU model from `/proc/cpuinfo`.
+//! Linux only: CPU time and sleeps come from `getrusage(RUSAGE_SELF)` (user + system time and
+//! voluntary context switches, summed over all threads of the process), the thread count from
+//! the `Threads:` line of `/proc/self/status`, the resident set size from `/proc/self/statm`,
+//! and the CPU model from `/proc/cpuinfo`.
 
 use std::time::Duration;
 
-/// User plus system CPU time consumed so far by every thread of this process.
-pub fn cpu_time() -> Duration {
+/// What `getrusage(RUSAGE_SELF)` says about every thread of this process so far.
+#[derive(Clone, Copy, Debug)]
+pub struct Usage {
+    /// User plus system CPU time.
+    pub cpu: Duration,
+    /// Voluntary context switches: how many times a thread went to sleep (a park, a futex wait,
+    /// an `epoll_wait` or a `sleep` that blocked). Every wake-up a scheduler sends is paid for by
+    /// one of these, so per operation it counts the wake-ups the work needed.
+    pub sleeps: u64,
+}
+
+impl std::ops::Sub for Usage {
+    type Output = Usage;
+
+    fn sub(self, earlier: Usage) -> Usage {
+        Usage {
+            cpu: self.cpu.saturating_sub(earlier.cpu),
+            sleeps: self.sleeps.saturating_sub(earlier.sleeps),
+        }
+    }
+}
+
+/// CPU time and sleeps of every thread of this process so far.
+pub fn usage() -> Usage {
     // SAFETY: `rusage` is plain old data, so all-zero bytes are a valid value, and getrusage
     // only writes into the struct we pass it.
     let usage = unsafe {
@@ -24,7 +48,10 @@ pub fn cpu_time() -> Duration {
         usage
     };
     let of = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1_000);
-    of(usage.ru_utime) + of(usage.ru_stime)
+    Usage {
+        cpu: of(usage.ru_utime) + of(usage.ru_stime),
+        sleeps: u64::try_from(usage.ru_nvcsw).unwrap_or(0),
+    }
 }
 
 /// Threads alive in this process now.
