@@ -35,7 +35,9 @@ pub fn run(kind: Kind, workload: Workload, requested: Option<usize>, quick: bool
         workers: kind.threads(requested),
         baseline_threads: crate::sys::thread_count(),
     };
+    let profile = crate::profile::Profile::start();
     let values = kind.start(requested, job);
+    profile.finish();
     let mut out = std::io::stdout().lock();
     for (metric, value) in workload.metrics().iter().zip(values) {
         writeln!(out, "RESULT\t{}\t{value}\t{}", metric.name, metric.unit).expect("stdout");

@@ -23,6 +23,10 @@ Usage: cargo bench -p smolscale-bench --bench compare -- [OPTIONS]
   --quick              tiny budgets: a smoke test that everything runs
   --out DIR            where results-<unix time>.jsonl goes (default: <target dir>/bench-results;
                        a relative DIR is relative to benches/, where cargo runs benchmarks)
+
+Profiling without perf (build with --features smolscale-bench/profile): one child, sampled,
+its report written to PATH and its stacks to PATH.folded:
+  SMOLSCALE_BENCH_PROFILE=PATH <compare binary> --child <executor> <workload> [--threads N]
 ";
 
 /// What a process was asked to do.

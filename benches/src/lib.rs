@@ -23,6 +23,7 @@ mod executors;
 mod floor;
 mod harness;
 mod micro;
+mod profile;
 mod report;
 mod scenarios;
 mod stats;
