@@ -1,0 +1,56 @@
+#!/bin/bash
+# The diagnosis runs for the 16-core misses of BENCHMARKS.md ("where it is not yet won"), in
+# one short script for a lent machine that has no perf (about 4 minutes).
+#
+# Usage: bash benches/diagnose.sh BIN_DIR OUT_DIR
+#   BIN_DIR holds two binaries built here (same architecture, compatible glibc):
+#     compare: cargo bench -p smolscale-bench --bench compare --features profile --no-run
+#              (cargo prints its path: target/release/deps/compare-<hash>)
+#     spread:  cargo build --release -p smolscale-bench --example spread
+#              (target/release/examples/spread)
+#   OUT_DIR gets diagnose.tgz, rewritten after each step so a run cut short keeps what it did.
+# Steps, most wanted first:
+#   1. spawn_many_local at 1, 2 and 16 threads, smolscale and smolscale 0.4: which thread runs
+#      the burst and when (spread), since our time doubles from 1 thread to 2 on 16 cores.
+#   2. TCP echo at 16 threads: requests/s, CPU and sleeps per request for every executor, then
+#      a profile of smolscale's and tokio's processes (SMOLSCALE_BENCH_PROFILE), for the CPU
+#      per request that is 1.45x tokio's there.
+#   3. yield_many at 16 threads (spread): how a burst from outside the pool reaches every worker.
+# DIAGNOSE_WIDE=N replaces 16 (a smoke test on a smaller machine).
+set -u
+bins=$(realpath "$1")
+out=$(realpath "$2")
+work=$(mktemp -d)
+compare="$bins/compare"
+spread="$bins/spread"
+wide=${DIAGNOSE_WIDE:-16}
+save() { tar czf "$out/diagnose.tgz" -C "$work" .; }
+
+pinned() { # pinned N COMMAND...: run on cores 0..N-1 with N workers for smolscale
+    local n=$1
+    shift
+    SMOLSCALE_THREADS=$n timeout 60 taskset -c 0-$((n - 1)) "$@"
+}
+
+for n in 1 2 $wide; do
+    for ex in smolscale smolscale-0.4; do
+        pinned $n "$spread" $ex spawn_many_local $n >>"$work/spread-spawn_many_local.txt" 2>&1
+    done
+done
+save
+echo "step 1 done"
+
+pinned $wide "$compare" --reps 1 --threads $wide --workloads tcp_echo --out "$work/tcp" \
+    >"$work/tcp.txt" 2>&1
+for ex in smolscale tokio; do
+    SMOLSCALE_BENCH_PROFILE="$work/profile-tcp-$ex.txt" \
+        pinned $wide "$compare" --child $ex tcp_echo --threads $wide >>"$work/tcp-profiled.txt" 2>&1
+done
+save
+echo "step 2 done"
+
+for ex in smolscale tokio smolscale-0.4; do
+    pinned $wide "$spread" $ex yield_many $wide >>"$work/spread-yield_many.txt" 2>&1
+done
+save
+echo "step 3 done"
