@@ -53,7 +53,8 @@ def main(argv):
             env = dict(os.environ)
             env.update(settings)
             command = [env.pop("BIN", binary), "--reps", "1", "--only", "smolscale"]
-            command += ["--out", f"{out}/{name}"]
+            # A folder per run: the suite names its file by the second it started in.
+            command += ["--out", f"{out}/{name}/{rep}"]
             if "THREADS" in env:
                 command += ["--threads", env.pop("THREADS")]
             if "TASKSET" in env:
@@ -66,7 +67,7 @@ def main(argv):
 
     values = collections.defaultdict(lambda: collections.defaultdict(list))
     for name, _ in variants:
-        for path in glob.glob(f"{out}/{name}/*.jsonl"):
+        for path in glob.glob(f"{out}/{name}/*/*.jsonl"):
             for line in open(path):
                 record = json.loads(line)
                 if record.get("status") == "ok":

@@ -24,6 +24,9 @@
 //!
 //! A fair share is `len / threads + 1` tasks, at most half the local queue's free room, so a
 //! burst spreads over the workers woken for it and a worker never overflows what it just took.
+//! `threads` is never counted below the target parallelism: a pool still growing towards it
+//! (the first spawns start it one thread at a time) has more workers on the way, and its
+//! first worker taking the whole first burst left the others nothing to start with.
 //!
 //! Moving work between workers is the balancer's job, with two narrow exceptions. A worker that
 //! has run completely dry makes a single, targeted steal attempt (step 6), chosen from the
@@ -599,7 +602,8 @@ impl Local {
     #[inline(never)]
     fn grab(&self, lane: &Injector) -> Option<Runnable> {
         let first = lane.pop()?;
-        let share = (lane.len() / self.pool.threads().max(1)).min(self.queue.spare() / 2);
+        let sharers = self.pool.threads().max(self.pool.target()).max(1);
+        let share = (lane.len() / sharers).min(self.queue.spare() / 2);
         for _ in 0..share {
             let Some(runnable) = lane.pop() else {
                 break;
