@@ -8,6 +8,8 @@
 #              (cargo prints its path: target/release/deps/compare-<hash>)
 #     spread:  cargo build --release -p smolscale-bench --example spread
 #              (target/release/examples/spread)
+#   `strip --strip-debug` on both keeps the function names the profiles need (compare: 32 MB
+#   down to 5; a full `strip` leaves only addresses), so they fit a lent machine's carry limit.
 #   OUT_DIR gets diagnose.tgz, rewritten after each step so a run cut short keeps what it did.
 # Steps, most wanted first:
 #   1. spawn_many_local at 1, 2 and 16 threads, smolscale and smolscale 0.4: which thread runs
