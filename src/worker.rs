@@ -602,7 +602,8 @@ impl Local {
     #[inline(never)]
     fn grab(&self, lane: &Injector) -> Option<Runnable> {
         let first = lane.pop()?;
-        let sharers = self.pool.threads().max(self.pool.target()).max(1);
+        // The target is at least 1 (the configuration says so).
+        let sharers = self.pool.threads().max(self.pool.target());
         let share = (lane.len() / sharers).min(self.queue.spare() / 2);
         for _ in 0..share {
             let Some(runnable) = lane.pop() else {

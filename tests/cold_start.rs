@@ -2,7 +2,7 @@
 //! the pool starts its threads one at a time, and the first used to count itself as the only
 //! worker, took the whole burst into its local queue and left the next one nothing to start
 //! with. With tasks that block, that queued a tiny task behind the blockers and cost it a
-//! second stuck detection (BENCHMARKS.md, blocking: 13 ms instead of 6.5 in a third of the
+//! second stuck detection (BENCHMARKS.md, blocking: 13 ms instead of 6.5 in up to half of the
 //! runs). With the balancer off, only the fair share can get the second worker going.
 
 mod common;

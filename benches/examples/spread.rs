@@ -25,11 +25,10 @@ use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use smolscale_bench::{NUM_SPAWN, NUM_YIELD, YIELD_TASKS};
+
 /// Slots for per-thread figures: more than any pool here starts.
 const SLOTS: usize = 128;
-const YIELD_TASKS: usize = 200;
-const NUM_YIELD: usize = 1_000;
-const NUM_SPAWN: usize = 10_000;
 const WARMUP: usize = 20;
 /// A thread reads the clock on every this many polls it records (and on its first).
 const CLOCK_EVERY: u64 = 32;

@@ -32,6 +32,9 @@ mod workload;
 
 use std::process::ExitCode;
 
+/// The tokio-suite sizes that `examples/spread.rs` replays, so its diagnosis runs the same work.
+pub use micro::{NUM_SPAWN, NUM_YIELD, YIELD_TASKS};
+
 /// The benchmark binary's `main`.
 pub fn main() -> ExitCode {
     // `cargo bench` passes `--bench` to every bench binary; this one has nothing to do with it.

@@ -45,15 +45,15 @@ const BUSY_ROUND_TRIPS: usize = 10;
 
 // tokio, benches/rt_multi_threaded.rs.
 /// Tasks per `spawn_many_*` iteration.
-const NUM_SPAWN: usize = 10_000;
+pub const NUM_SPAWN: usize = 10_000;
 /// Tasks per `spawn_many_remote_busy2` iteration (it overrides `NUM_SPAWN`).
 const NUM_SPAWN_BUSY2: usize = 1_000;
 /// CPU time each busy helper burns per poll (`STALL_DUR`).
 const STALL: Duration = Duration::from_micros(10);
 /// Tasks in `yield_many`.
-const YIELD_TASKS: usize = 200;
+pub const YIELD_TASKS: usize = 200;
 /// Yields per task in `yield_many`.
-const NUM_YIELD: usize = 1_000;
+pub const NUM_YIELD: usize = 1_000;
 /// Length of the spawn chain in `chained_spawn` (its `ITER`).
 const CHAIN: usize = 1_000;
 
