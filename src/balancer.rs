@@ -23,7 +23,8 @@
 //!    work in the spill lane alone while such a worker runs, unless it was just rescued from a
 //!    stuck worker. The balancer clears that verdict when it sees the worker's polls take over
 //!    16 µs each on average, or one poll span two of its samples (which also vetoes the
-//!    worker's next cheap verdict).
+//!    worker's next cheap verdict), unless that poll overflowed the worker's queue: a loop
+//!    spawning a burst is not the burst, and its length is no sign of what the tasks cost.
 //! 4. **Retirement.** While there are more un-stuck workers than the target, the worker parked
 //!    longest retires once it has been parked for the retirement period; one per tick.
 //!
@@ -344,10 +345,15 @@ impl Balancer {
                 // so the stuck threshold is measured to within one short period.
                 let spans = in_poll && polling_for > Duration::ZERO;
                 long_poll |= spans;
-                if spans {
-                    // A poll this long is no tiny task, whatever the average says (a few
-                    // costly tasks among thousands of tiny ones): spread this worker's queue,
-                    // and veto its next cheap verdict.
+                // A poll this long is no tiny task, whatever the average says (a few costly
+                // tasks among thousands of tiny ones): spread this worker's queue, and veto its
+                // next cheap verdict. Unless this very poll overflowed the queue: then it is the
+                // loop that spawned the queued tasks, its length is theirs to share, not theirs
+                // to have, and spreading a tiny burst while it is still being spawned costs more
+                // than it saves (BENCHMARKS.md, tuning log 38). A producer that takes the stuck
+                // threshold has its queue moved as always.
+                let producing = worker.signals.overflowed_in.load(Ordering::Relaxed) == seq;
+                if spans && !producing {
                     worker.signals.keep_home.store(false, Ordering::Relaxed);
                     worker.signals.costly_seen.store(true, Ordering::Relaxed);
                 }

@@ -204,6 +204,12 @@ pub(crate) struct Signals {
     /// millisecond or more); the worker's next cost sample then can't find its tasks cheap.
     /// Relaxed, like `keep_home`.
     pub(crate) costly_seen: AtomicBool,
+    /// The `poll_seq` of the last poll that overflowed this worker's local queue: a poll
+    /// *producing* the queue (a loop spawning thousands of tasks), whose length says nothing
+    /// about what the queued tasks cost, so the balancer doesn't let it clear `keep_home`.
+    /// Relaxed: the worker stores its own current `poll_seq`; the balancer compares it with the
+    /// `poll_seq` it sampled; a stale value can only fail to match, and then it clears as before.
+    pub(crate) overflowed_in: AtomicU64,
     /// Tasks spawned and finished on this thread.
     pub(crate) counters: Counters,
 }
@@ -402,6 +408,11 @@ impl Local {
     #[cold]
     #[inline(never)]
     fn overflow(&self, runnable: Runnable) {
+        let signals = &self.shared.signals;
+        // Tells the balancer that the poll now running is a producer (see `overflowed_in`).
+        signals
+            .overflowed_in
+            .store(signals.poll_seq.load(Ordering::Relaxed), Ordering::Relaxed);
         let spill = &self.pool.spill;
         self.queue.spill(spill, |n| n / 2);
         spill.push(runnable);
