@@ -9,11 +9,16 @@
 //! cargo run --release -p smolscale-bench --example spread -- tokio yield_many 16
 //! ```
 //!
+//! `SPREAD_SPAWNS=N` changes spawn_many_local's burst from the suite's 10 000 tasks to N: a
+//! larger burst here stands in for a slower machine, whose spawning poll lasts as long
+//! (tuning log 38).
+//!
 //! Arguments: executor (`smolscale`, `smolscale-0.4` or `tokio`), workload (`yield_many` or `spawn_many_local`),
 //! threads (tokio's worker count; smolscale takes `SMOLSCALE_THREADS`, smolscale 0.4 the cores
 //! it may run on: pin it with `taskset`), and optionally the
-//! number of measured iterations (default 200). Prints the median iteration's wall time and,
-//! for the iteration whose wall time is the median, one line per thread. Every poll bumps a
+//! number of measured iterations (default 200). Prints the median iteration's wall time, the
+//! median over the iterations polled by one thread, two threads and so on, and, for the
+//! iteration whose wall time is the median, one line per thread. Every poll bumps a
 //! counter of its thread's and every 32nd reads the clock, so times are a little longer than
 //! the suite's; the shape is what counts.
 
@@ -168,11 +173,11 @@ fn yield_many<E: Ex>(ex: E) {
 
 /// Like the suite's: one task on the pool spawns them all (onto its own worker's queue, for
 /// the executors that have one), and the caller waits for the last to finish.
-fn spawn_many_local<E: Ex>(ex: E) {
+fn spawn_many_local<E: Ex>(ex: E, tasks: usize) {
     let (done_tx, done_rx) = async_channel::bounded(1);
     ex.spawn_detached(async move {
-        let remaining = Arc::new(AtomicUsize::new(NUM_SPAWN));
-        for _ in 0..NUM_SPAWN {
+        let remaining = Arc::new(AtomicUsize::new(tasks));
+        for _ in 0..tasks {
             let (remaining, done_tx) = (remaining.clone(), done_tx.clone());
             ex.spawn_detached(async move {
                 record();
@@ -225,12 +230,16 @@ fn main() {
     };
     let threads: usize = args.get(2).and_then(|n| n.parse().ok()).expect(usage);
     let iterations: usize = args.get(3).map_or(200, |n| n.parse().expect(usage));
+    let spawns: usize = std::env::var("SPREAD_SPAWNS").map_or(NUM_SPAWN, |n| {
+        n.parse()
+            .expect("SPREAD_SPAWNS: a number of tasks, like 40000")
+    });
     start();
     let body: Box<dyn Fn()> = match (executor, workload) {
         ("smolscale", "yield_many") => Box::new(|| yield_many(Smolscale)),
-        ("smolscale", "spawn_many_local") => Box::new(|| spawn_many_local(Smolscale)),
+        ("smolscale", "spawn_many_local") => Box::new(|| spawn_many_local(Smolscale, spawns)),
         ("smolscale-0.4", "yield_many") => Box::new(|| yield_many(Smolscale04)),
-        ("smolscale-0.4", "spawn_many_local") => Box::new(|| spawn_many_local(Smolscale04)),
+        ("smolscale-0.4", "spawn_many_local") => Box::new(|| spawn_many_local(Smolscale04, spawns)),
         ("tokio", _) => {
             let runtime = Box::leak(Box::new(
                 tokio::runtime::Builder::new_multi_thread()
@@ -241,7 +250,7 @@ fn main() {
             let ex = Tokio(runtime);
             match workload {
                 "yield_many" => Box::new(move || yield_many(ex)),
-                "spawn_many_local" => Box::new(move || spawn_many_local(ex)),
+                "spawn_many_local" => Box::new(move || spawn_many_local(ex, spawns)),
                 _ => panic!("{usage}"),
             }
         }
@@ -257,6 +266,10 @@ fn main() {
         used.sort_unstable();
         used
     };
+    let mut by_threads = std::collections::BTreeMap::<usize, Vec<Duration>>::new();
+    for (wall, rows) in &runs {
+        by_threads.entry(rows.len()).or_default().push(*wall);
+    }
     let (wall, rows) = &runs[runs.len() / 2];
     let total: u64 = rows.iter().map(|row| row.0).sum();
     println!(
@@ -268,6 +281,14 @@ fn main() {
         threads_used[threads_used.len() / 2],
         threads_used[0],
     );
+    for (threads, walls) in by_threads {
+        // Sorted already: `runs` is.
+        println!(
+            "  polled by {threads} thread(s): {} iterations, median {:.0} µs",
+            walls.len(),
+            walls[walls.len() / 2].as_secs_f64() * 1e6
+        );
+    }
     let mut rows = rows.clone();
     rows.sort_by(|a, b| a.1.total_cmp(&b.1));
     println!("  median iteration, by first poll: polls (share) first..last µs");
