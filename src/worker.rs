@@ -197,11 +197,12 @@ pub(crate) struct Signals {
     /// worker for the spill lane while it runs (it drains that lane itself; a stuck worker's
     /// work moves as always). Written by the worker every [`COST_SAMPLE_EVERY`] local polls;
     /// cleared by the balancer when the worker's polls between two of its samples took over
-    /// 16 µs each on average, or one poll spanned two samples. A heuristic: relaxed, ordered
-    /// against nothing.
+    /// 16 µs each on average, or one poll spanned two samples without having overflowed the
+    /// queue (see `overflowed_in`). A heuristic: relaxed, ordered against nothing.
     pub(crate) keep_home: AtomicBool,
     /// Set by the balancer when it saw one of this worker's polls span two of its samples (a
-    /// millisecond or more); the worker's next cost sample then can't find its tasks cheap.
+    /// millisecond or more) and that poll hadn't overflowed the queue; the worker's next cost
+    /// sample then can't find its tasks cheap.
     /// Relaxed, like `keep_home`.
     pub(crate) costly_seen: AtomicBool,
     /// The `poll_seq` of the last poll that overflowed this worker's local queue: a poll

@@ -261,15 +261,15 @@ fn main() {
     }
     let mut runs: Vec<(Duration, Vec<Row>)> = (0..iterations).map(|_| iteration(&body)).collect();
     runs.sort_by_key(|(wall, _)| *wall);
-    let threads_used: Vec<usize> = {
-        let mut used: Vec<usize> = runs.iter().map(|(_, rows)| rows.len()).collect();
-        used.sort_unstable();
-        used
-    };
+    // Iterations by how many threads polled in them, each group in wall-time order (`runs` is).
     let mut by_threads = std::collections::BTreeMap::<usize, Vec<Duration>>::new();
     for (wall, rows) in &runs {
         by_threads.entry(rows.len()).or_default().push(*wall);
     }
+    let threads_used: Vec<usize> = by_threads
+        .iter()
+        .flat_map(|(&threads, walls)| std::iter::repeat_n(threads, walls.len()))
+        .collect();
     let (wall, rows) = &runs[runs.len() / 2];
     let total: u64 = rows.iter().map(|row| row.0).sum();
     println!(
@@ -282,7 +282,6 @@ fn main() {
         threads_used[0],
     );
     for (threads, walls) in by_threads {
-        // Sorted already: `runs` is.
         println!(
             "  polled by {threads} thread(s): {} iterations, median {:.0} µs",
             walls.len(),
