@@ -7,7 +7,11 @@
 //!    the pool (timers, sockets, other threads) are waiting on the world and go first, yet never
 //!    twice in a row while local work waits, and a backlog joins the local queue in batches, so
 //!    a busy task gets its fair turn among thousands of spawned ones, not every other poll
-//!    (smolscale 0.4 read its global queue only when idle and let a timer fire 0.58 s late);
+//!    (smolscale 0.4 read its global queue only when idle and let a timer fire 0.58 s late).
+//!    The tasks of such a batch count as coming from the injector, not the local queue: they
+//!    are older than anything still there, so the worker runs them without looking again
+//!    (each look reads the injector's tail, the cache line every spawner outside the pool
+//!    writes: looking after each of them made outside spawns 1.7× slower, tuning log 41);
 //! 2. every [`SPILL_INTERVAL`]th iteration, a fair share of the spill lane (design.md §3.7: the
 //!    global queue is read at least every 61 polls, Go's figure), appended to the local queue;
 //! 3. the LIFO slot: the task most recently *woken* on this worker (not spawned, not yielding),
@@ -258,6 +262,11 @@ struct Local {
     ticks: Cell<u64>,
     /// Whether the last task came from the local queue (so the next may come from the injector).
     last_was_local: Cell<bool>,
+    /// How many tasks at the head of the local queue the last grab from the injector queued
+    /// there (it found the queue empty): they count as injector tasks (step 1 of the module
+    /// docs). Tasks stolen or spilled from the head make this an overestimate, by at most one
+    /// share: looks at the injector skipped, never tasks lost.
+    grabbed: Cell<usize>,
     /// LIFO-slot tasks run in a row.
     lifo_streak: Cell<u32>,
     /// Whether this worker put a task in its LIFO slot since it last took one out. Only this
@@ -415,7 +424,8 @@ impl Local {
             .overflowed_in
             .store(signals.poll_seq.load(Ordering::Relaxed), Ordering::Relaxed);
         let spill = &self.pool.spill;
-        self.queue.spill(spill, |n| n / 2);
+        let spilled = self.queue.spill(spill, |n| n / 2);
+        self.spilled_head(spilled);
         spill.push(runnable);
         // Cheap one-shot tasks: this worker drains the spill lane itself (it reads it every
         // `SPILL_INTERVAL` polls and whenever its queue runs dry).
@@ -424,9 +434,15 @@ impl Local {
         }
     }
 
+    /// `n` tasks left the head of the local queue for the spill lane: the grabbed ones go first.
+    fn spilled_head(&self, n: usize) {
+        self.grabbed.set(self.grabbed.get().saturating_sub(n));
+    }
+
     /// Moves the LIFO slot and the local queue to the spill lane (the worker stops running them).
     fn spill_all(&self) -> usize {
         let spill = &self.pool.spill;
+        self.grabbed.set(0);
         self.lifo_filled.set(false);
         let slot = self.shared.lifo.take().map(|runnable| spill.push(runnable));
         usize::from(slot.is_some()) + self.queue.spill_all(spill)
@@ -471,7 +487,13 @@ impl Local {
     /// Bookkeeping for a task just taken from the local queue (step 4).
     #[inline(always)]
     fn took_local(&self, runnable: Runnable, tick: u64) -> Runnable {
-        self.last_was_local.set(true);
+        match self.grabbed.get() {
+            0 => self.last_was_local.set(true),
+            grabbed => {
+                self.grabbed.set(grabbed - 1);
+                self.last_was_local.set(false);
+            }
+        }
         if tick.is_multiple_of(SHED_CHECK_EVERY) {
             if tick.is_multiple_of(COST_SAMPLE_EVERY) {
                 self.sample_cost();
@@ -505,6 +527,7 @@ impl Local {
             return Some(self.took_local(runnable, tick));
         }
         self.backlog_since.set(None);
+        self.grabbed.set(0);
         if let Some(runnable) = self.take_lifo() {
             return Some(runnable);
         }
@@ -577,7 +600,9 @@ impl Local {
     /// worker for it.
     fn shed_half(&self) {
         let pool = self.pool;
-        if self.queue.spill(&pool.spill, |n| n / 2) > 0 {
+        let spilled = self.queue.spill(&pool.spill, |n| n / 2);
+        self.spilled_head(spilled);
+        if spilled > 0 {
             pool.notify();
         }
     }
@@ -614,6 +639,8 @@ impl Local {
     #[inline(never)]
     fn grab(&self, lane: &Injector) -> Option<Runnable> {
         let first = lane.pop()?;
+        let was_empty = self.queue.is_empty();
+        let mut queued = 0;
         // The target is at least 1 (the configuration says so).
         let sharers = self.pool.threads().max(self.pool.target());
         let share = (lane.len() / sharers).min(self.queue.spare() / 2);
@@ -626,6 +653,11 @@ impl Local {
                 lane.push(runnable);
                 break;
             }
+            queued += 1;
+        }
+        // Into an empty queue, the share is exactly what the queue gives out next.
+        if was_empty && std::ptr::eq(lane, &self.pool.injector) {
+            self.grabbed.set(queued);
         }
         self.last_was_local.set(false);
         Some(first)
@@ -794,6 +826,7 @@ pub(crate) fn run(
         queue,
         ticks: Cell::new(0),
         last_was_local: Cell::new(false),
+        grabbed: Cell::new(0),
         lifo_streak: Cell::new(0),
         lifo_filled: Cell::new(false),
         searching: Cell::new(searching),
