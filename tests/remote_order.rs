@@ -1,7 +1,8 @@
 //! Tasks spawned from outside the pool start in the order they were spawned, on a pool of one
-//! worker: a worker that took a batch from the injector runs that batch before it looks at
-//! the injector again (its tasks are older than anything still there), and never lets a newer
-//! task overtake them.
+//! worker whose tasks wake nothing: a worker that took a batch from the injector runs that
+//! batch before it looks at the injector again (its tasks are older than anything still
+//! there), so a newer task doesn't overtake them. (A task woken on the worker meanwhile runs
+//! first, from the LIFO slot, and a look at the injector follows it.)
 //!
 //! The stuck threshold is a minute here: on a loaded machine the only worker may be
 //! preempted mid-poll for longer than the default 5 ms, and the balancer would then move its
