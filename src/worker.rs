@@ -9,9 +9,11 @@
 //!    a busy task gets its fair turn among thousands of spawned ones, not every other poll
 //!    (smolscale 0.4 read its global queue only when idle and let a timer fire 0.58 s late).
 //!    The tasks of such a batch count as coming from the injector, not the local queue: they
-//!    are older than anything still there, so the worker runs them without looking again
-//!    (each look reads the injector's tail, the cache line every spawner outside the pool
-//!    writes: looking after each of them made outside spawns 1.7× slower, tuning log 41);
+//!    are older than anything still there, so the worker runs them without looking after
+//!    each (each look reads the injector's tail, the cache line every spawner outside the
+//!    pool writes: looking after each of them made outside spawns 1.7× slower, tuning log
+//!    41). It still looks every 61st poll, and appends what it takes then to the batch, in
+//!    order;
 //! 2. every [`SPILL_INTERVAL`]th iteration, a fair share of the spill lane (design.md §3.7: the
 //!    global queue is read at least every 61 polls, Go's figure), appended to the local queue;
 //! 3. the LIFO slot: the task most recently *woken* on this worker (not spawned, not yielding),
@@ -262,10 +264,11 @@ struct Local {
     ticks: Cell<u64>,
     /// Whether the last task came from the local queue (so the next may come from the injector).
     last_was_local: Cell<bool>,
-    /// How many tasks at the head of the local queue the last grab from the injector queued
-    /// there (it found the queue empty): they count as injector tasks (step 1 of the module
-    /// docs). Tasks stolen or spilled from the head make this an overestimate, by at most one
-    /// share: looks at the injector skipped, never tasks lost.
+    /// How many tasks at the head of the local queue a grab from the injector queued there
+    /// (it found the queue empty), with what later looks added behind them while nothing else
+    /// was queued: they count as injector tasks (step 1 of the module docs). Tasks stolen or
+    /// spilled from the head make this an overestimate, by at most one share: looks at the
+    /// injector skipped, never tasks lost.
     grabbed: Cell<usize>,
     /// LIFO-slot tasks run in a row.
     lifo_streak: Cell<u32>,
@@ -511,6 +514,13 @@ impl Local {
             if let Some(runnable) = self.grab(&pool.injector) {
                 return Some(runnable);
             }
+        } else if tick.is_multiple_of(SPILL_INTERVAL)
+            && self.grabbed.get() > 0
+            && !pool.injector.is_empty()
+        {
+            // Running a batch from the injector, which is read at least every 61 polls
+            // (design.md §3.7) all the same: its next tasks join the batch's tail, in order.
+            self.top_up();
         }
         if tick.is_multiple_of(SPILL_INTERVAL) {
             if let Some(runnable) = self.grab(&pool.spill) {
@@ -640,10 +650,34 @@ impl Local {
     fn grab(&self, lane: &Injector) -> Option<Runnable> {
         let first = lane.pop()?;
         let was_empty = self.queue.is_empty();
-        let mut queued = 0;
+        let queued = self.queue_share(lane, 0);
+        // Into an empty queue, the share is exactly what the queue gives out next.
+        if was_empty && std::ptr::eq(lane, &self.pool.injector) {
+            self.grabbed.set(queued);
+        }
+        self.last_was_local.set(false);
+        Some(first)
+    }
+
+    /// Appends a fair share of the injector, at least one task, to the local queue while it
+    /// runs a batch from there (see [`Local::grabbed`]): if the queue holds nothing but the
+    /// batch, the share extends it.
+    #[inline(never)]
+    fn top_up(&self) {
+        let batch_only = self.grabbed.get() == self.queue.len();
+        let queued = self.queue_share(&self.pool.injector, 1);
+        if batch_only {
+            self.grabbed.set(self.grabbed.get() + queued);
+        }
+    }
+
+    /// Moves this worker's fair share of `lane` (at least `min`) to the back of the local
+    /// queue, at most half its free room. Returns how many it moved.
+    fn queue_share(&self, lane: &Injector, min: usize) -> usize {
         // The target is at least 1 (the configuration says so).
         let sharers = self.pool.threads().max(self.pool.target());
-        let share = (lane.len() / sharers).min(self.queue.spare() / 2);
+        let share = (lane.len() / sharers).max(min).min(self.queue.spare() / 2);
+        let mut queued = 0;
         for _ in 0..share {
             let Some(runnable) = lane.pop() else {
                 break;
@@ -655,12 +689,7 @@ impl Local {
             }
             queued += 1;
         }
-        // Into an empty queue, the share is exactly what the queue gives out next.
-        if was_empty && std::ptr::eq(lane, &self.pool.injector) {
-            self.grabbed.set(queued);
-        }
-        self.last_was_local.set(false);
-        Some(first)
+        queued
     }
 
     /// Polls one task, publishing `poll_seq` around it. A panic that escapes `run` (one from a
