@@ -216,8 +216,9 @@ struct Balancer {
     scratch: LocalQueue,
     /// This tick's copy of the worker list (reused to avoid allocating every tick).
     workers: Vec<Arc<WorkerShared>>,
-    /// This tick's running (awake, not stuck) workers, as indices into `workers`.
-    running: Vec<usize>,
+    /// This tick's running (awake, not stuck) workers, as indices into `workers`, each with
+    /// the local queue length it published when sampled.
+    running: Vec<(usize, usize)>,
     ticks: u64,
     period: Duration,
     /// The period bounds for this pool's stuck threshold (see [`MAX_PERIOD`]).
@@ -357,8 +358,12 @@ impl Balancer {
                     worker.signals.keep_home.store(false, Ordering::Relaxed);
                     worker.signals.costly_seen.store(true, Ordering::Relaxed);
                 }
-                running_total += worker.signals.local_len.load(Ordering::Relaxed);
-                self.running.push(index);
+                // One read per tick: the average and each queue's excess must come from the
+                // same sample, or a queue that grew between two reads looks long against its
+                // own earlier length (a lone worker had tasks moved off it that way).
+                let len = worker.signals.local_len.load(Ordering::Relaxed);
+                running_total += len;
+                self.running.push((index, len));
             }
         }
         let ticks = self.ticks;
@@ -377,7 +382,7 @@ impl Balancer {
             // waking another would spread them.
             let kept_home = !rescued
                 && pool.injector.is_empty()
-                && self.running.iter().any(|&index| {
+                && self.running.iter().any(|&(index, _)| {
                     self.workers[index]
                         .signals
                         .keep_home
@@ -409,12 +414,11 @@ impl Balancer {
         let pool = self.pool;
         let average = running_total / unstuck;
         let mut moved = 0;
-        for &index in &self.running {
+        for &(index, len) in &self.running {
             let worker = &self.workers[index];
             if worker.signals.keep_home.load(Ordering::Relaxed) {
                 continue;
             }
-            let len = worker.signals.local_len.load(Ordering::Relaxed);
             if len * 100 > average * IMBALANCE_PERCENT && len >= average + MIN_IMBALANCE {
                 let want = ((len - average) / 2).clamp(1, MAX_MOVE);
                 let n = steal_into(&worker.stealer, &self.scratch, &pool.spill, |n| want.min(n));
