@@ -265,8 +265,8 @@ struct Local {
     /// Whether the last task came from the local queue (so the next may come from the injector).
     last_was_local: Cell<bool>,
     /// How many tasks at the head of the local queue a grab from the injector queued there
-    /// (it found the queue empty), with what later looks added behind them while nothing else
-    /// was queued: they count as injector tasks (step 1 of the module docs). Tasks stolen or
+    /// (it found the queue empty), with what later looks added behind them, until anything
+    /// else is queued here: they count as injector tasks (step 1 of the module docs). Tasks stolen or
     /// spilled from the head make this an overestimate, by at most one share: looks at the
     /// injector skipped, never tasks lost.
     grabbed: Cell<usize>,
@@ -394,6 +394,10 @@ impl Local {
     /// Queues a task scheduled on this worker's thread: into the LIFO slot if `lifo` (the slot's
     /// previous occupant moves to the back of the queue), else at the back of the queue.
     fn push(&self, runnable: Runnable, lifo: bool) {
+        // Local work joins the queue: what runs now is no longer a batch from the injector
+        // alone, and looks there follow each task again (a batch of tasks that yield or spawn
+        // must not hold a timer's wake-up back for a whole round of them).
+        self.grabbed.set(0);
         let runnable = if lifo {
             self.lifo_filled.set(true);
             self.shared.lifo.swap(runnable)
