@@ -13,7 +13,8 @@
 //!    each (each look reads the injector's tail, the cache line every spawner outside the
 //!    pool writes: looking after each of them made outside spawns 1.7× slower, tuning log
 //!    41). It still looks every 61st poll, and appends what it takes then to the batch, in
-//!    order;
+//!    order; and once local work is queued (a task of the batch yields, spawns or wakes one),
+//!    the batch is over and looks follow each task again;
 //! 2. every [`SPILL_INTERVAL`]th iteration, a fair share of the spill lane (design.md §3.7: the
 //!    global queue is read at least every 61 polls, Go's figure), appended to the local queue;
 //! 3. the LIFO slot: the task most recently *woken* on this worker (not spawned, not yielding),
@@ -266,8 +267,8 @@ struct Local {
     last_was_local: Cell<bool>,
     /// How many tasks at the head of the local queue a grab from the injector queued there
     /// (it found the queue empty), with what later looks added behind them, until anything
-    /// else is queued here: they count as injector tasks (step 1 of the module docs). Tasks stolen or
-    /// spilled from the head make this an overestimate, by at most one share: looks at the
+    /// else is queued here: they count as injector tasks (step 1 of the module docs). Tasks
+    /// stolen from the head make this an overestimate, by at most one share: looks at the
     /// injector skipped, never tasks lost.
     grabbed: Cell<usize>,
     /// LIFO-slot tasks run in a row.
@@ -431,8 +432,8 @@ impl Local {
             .overflowed_in
             .store(signals.poll_seq.load(Ordering::Relaxed), Ordering::Relaxed);
         let spill = &self.pool.spill;
-        let spilled = self.queue.spill(spill, |n| n / 2);
-        self.spilled_head(spilled);
+        // (No batch from the injector to account for: `push`, the only way here, ended it.)
+        self.queue.spill(spill, |n| n / 2);
         spill.push(runnable);
         // Cheap one-shot tasks: this worker drains the spill lane itself (it reads it every
         // `SPILL_INTERVAL` polls and whenever its queue runs dry).
@@ -441,7 +442,8 @@ impl Local {
         }
     }
 
-    /// `n` tasks left the head of the local queue for the spill lane: the grabbed ones go first.
+    /// `n` tasks left the head of the local queue for the spill lane (a shed): the grabbed ones
+    /// go first.
     fn spilled_head(&self, n: usize) {
         self.grabbed.set(self.grabbed.get().saturating_sub(n));
     }
