@@ -9,7 +9,9 @@
 //! the workers' adaptive back-off (`spin.rs`): a spin that sees nothing makes this thread skip
 //! the next 2^k spins, so a `block_on` waiting on a timer or a socket pays for one short spin
 //! now and then, not on every wait. Measured (BENCHMARKS.md, tuning log 10): smolscale 0.4's
-//! `fanout` was bimodal, 0.5 ms when the main thread never slept, 9-11 ms when it did.
+//! `fanout` was bimodal, 0.5 ms when the main thread never slept, 9-11 ms when it did. After
+//! [`CALLER_YIELD_AFTER`] (10 µs) of it, the spin yields the core between looks, so that a
+//! worker sharing that core runs the work the thread waits for (tuning log 43).
 //!
 //! How the spin sees the wake-up: the future is polled with a waker of ours. While the thread
 //! polls or spins, a wake-up only swaps a state word, which the spinner reads: no lock, no
@@ -27,7 +29,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 
-use crate::spin::{Backoff, CALLER_SPIN_FOR};
+use crate::spin::{Backoff, CALLER_SPIN_FOR, CALLER_YIELD_AFTER};
 
 thread_local! {
     /// This thread's spin back-off, kept across calls, so a thread that keeps waiting on slow
@@ -165,10 +167,13 @@ fn poll_until_quiet<F: Future>(
 }
 
 /// Spins until `state` turns [`WOKEN`] or [`CALLER_SPIN_FOR`] has passed, as
-/// the back-off allows.
+/// the back-off allows, yielding the core between looks after [`CALLER_YIELD_AFTER`].
 /// Returns whether it saw the wake-up.
 fn spin_for_wake(state: &AtomicU8) -> bool {
     let woken = || state.load(Ordering::Acquire) == WOKEN;
     woken()
-        || BACKOFF.with(|backoff| backoff.may_spin() && backoff.spin_until(CALLER_SPIN_FOR, woken))
+        || BACKOFF.with(|backoff| {
+            backoff.may_spin()
+                && backoff.spin_until(CALLER_SPIN_FOR, Some(CALLER_YIELD_AFTER), woken)
+        })
 }

@@ -8,6 +8,11 @@
 //! spin, up to [`MAX_SPIN_BACKOFF`]); a spin that finds something resets k. Request/response
 //! traffic keeps finding work and keeps spinning; a load whose events come a millisecond
 //! apart stops paying for it. Picked by measurement (BENCHMARKS.md, tuning log 4 and 10).
+//!
+//! A spin may also give way: past a point (`yield_after`), each round of looks ends in a
+//! `sched_yield`, so a thread that shares the spinner's core and was waiting for it runs now,
+//! while the spinner keeps watching without a sleep and a wake-up. `block_on` does this (see
+//! [`CALLER_YIELD_AFTER`]); workers, which spin only while every other worker is parked, don't.
 
 use std::cell::Cell;
 use std::time::{Duration, Instant};
@@ -23,6 +28,18 @@ pub(crate) const SPIN_FOR: Duration = Duration::from_micros(20);
 /// of 1000 spawns 56 -> 39 µs, the rest unchanged; a wait that keeps taking longer backs off
 /// as any other.
 pub(crate) const CALLER_SPIN_FOR: Duration = Duration::from_micros(50);
+
+/// How long a thread in `block_on` spins before it starts yielding its core between looks.
+/// Its spin takes a core; when the pool's workers and the caller outnumber the cores, that core
+/// may be the one a worker needs to finish what the caller waits for (a burst of 10 000 spawns
+/// from `main` on 2 cores ran at half speed in about a third of the iterations: both workers
+/// on one core, `main` spinning on the other, BENCHMARKS.md tuning log 43). Not spinning there
+/// at all put `main` back on the futex for every exchange (tuning log 17: a channel drained by
+/// busy workers 33x slower). A yield costs ~0.6 µs here when nobody else wants the core, but a
+/// yielding thread waits behind a busy neighbour for the rest of its time slice, milliseconds:
+/// yielding from the first look made a 4 µs exchange with busy workers take 2 ms in some runs.
+/// Exchanges that quick are over before this, so they never yield.
+pub(crate) const CALLER_YIELD_AFTER: Duration = Duration::from_micros(10);
 
 /// Upper bound of the back-off exponent: after a run of fruitless spins, the owner still tries
 /// one wait in 64, so it notices when spinning starts paying again.
@@ -56,8 +73,15 @@ impl Backoff {
     }
 
     /// Spins until `ready` returns true (then returns true) or `limit` has passed (then
-    /// returns false), adjusting the back-off either way. Call only after [`Self::may_spin`].
-    pub(crate) fn spin_until(&self, limit: Duration, mut ready: impl FnMut() -> bool) -> bool {
+    /// returns false), adjusting the back-off either way. Once `yield_after` has passed, each
+    /// round of looks ends in a yield of the thread's core. Call only after
+    /// [`Self::may_spin`].
+    pub(crate) fn spin_until(
+        &self,
+        limit: Duration,
+        yield_after: Option<Duration>,
+        mut ready: impl FnMut() -> bool,
+    ) -> bool {
         let start = Instant::now();
         loop {
             for _ in 0..32 {
@@ -67,12 +91,68 @@ impl Backoff {
                 }
                 std::hint::spin_loop();
             }
-            if start.elapsed() >= limit {
+            let spun = start.elapsed();
+            if spun >= limit {
                 let misses = (self.misses.get() + 1).min(MAX_SPIN_BACKOFF);
                 self.misses.set(misses);
                 self.skip.set((1 << misses) - 1);
                 return false;
             }
+            if yield_after.is_some_and(|after| spun >= after) {
+                std::thread::yield_now();
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    #[test]
+    fn a_yielding_spin_still_sees_a_wake_up_from_another_thread() {
+        let woken = Arc::new(AtomicBool::new(false));
+        let waker = {
+            let woken = woken.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(2));
+                woken.store(true, Ordering::Release);
+            })
+        };
+        let backoff = Backoff::new();
+        // Yields from the first round; the limit is far beyond the wake-up, so only a spin
+        // that stopped looking after a yield can miss it.
+        let seen = backoff.spin_until(Duration::from_secs(20), Some(Duration::ZERO), || {
+            woken.load(Ordering::Acquire)
+        });
+        waker.join().unwrap();
+        assert!(
+            seen,
+            "the spin gave up before the wake-up it was yielding for"
+        );
+        assert!(
+            backoff.may_spin(),
+            "a spin that saw its wake-up must not back off"
+        );
+    }
+
+    #[test]
+    fn a_yielding_spin_that_sees_nothing_ends_at_its_limit_and_backs_off() {
+        let backoff = Backoff::new();
+        let start = Instant::now();
+        let seen = backoff.spin_until(Duration::from_millis(1), Some(Duration::ZERO), || false);
+        assert!(!seen);
+        // Loose: the limit is 1 ms; a spin that ignores it would run on forever.
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the spin ran past its limit"
+        );
+        assert!(
+            !backoff.may_spin(),
+            "one fruitless spin skips the next wait's spin"
+        );
+        assert!(backoff.may_spin(), "and only that one, after a single miss");
     }
 }

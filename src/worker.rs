@@ -756,7 +756,7 @@ impl Local {
             self.searching.set(true);
         }
         self.backoff
-            .spin_until(crate::spin::SPIN_FOR, || pool.has_global_work())
+            .spin_until(crate::spin::SPIN_FOR, None, || pool.has_global_work())
     }
 
     /// Parks until there is work. Returns false if the worker must exit instead.
