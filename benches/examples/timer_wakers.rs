@@ -21,10 +21,10 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
-const TIMER: Duration = Duration::from_millis(1);
+use smolscale_bench::{percentile, BUSY_ADDS, BUSY_TASKS, TIMER};
+
+/// How long each run awaits timers (the scenario samples for 2 s; longer gives more firings).
 const SAMPLING: Duration = Duration::from_secs(3);
-const BUSY_TASKS: usize = 1000;
-const BUSY_ADDS: usize = 1000;
 
 /// Passes wake-ups on to the task's waker, noting the first one's time and thread.
 struct Spy {
@@ -87,12 +87,9 @@ struct Firing {
     thread: String,
 }
 
+/// The suite's p99 (nearest rank), so the figures compare with the scenario's.
 fn p99(mut values: Vec<f64>) -> f64 {
-    if values.is_empty() {
-        return f64::NAN;
-    }
-    values.sort_by(f64::total_cmp);
-    values[(values.len() - 1) * 99 / 100]
+    percentile(&mut values, 99.0)
 }
 
 fn main() {

@@ -54,13 +54,13 @@ use crate::workload::MetricSpec;
 const PAIRS: usize = 200;
 /// The sleep between two round trips of a pair in `partial_load`, and the timer measured in
 /// `timer_lateness` (smolscale 0.4's idlejitter uses 1 ms).
-const TIMER: Duration = Duration::from_millis(1);
+pub const TIMER: Duration = Duration::from_millis(1);
 /// How long each blocking task blocks its thread.
 const BLOCK_FOR: Duration = Duration::from_millis(500);
 /// Busy tasks in `timer_lateness` (idlejitter's 1000).
-const BUSY_TASKS: usize = 1_000;
+pub const BUSY_TASKS: usize = 1_000;
 /// Atomic adds per busy task per poll (idlejitter's 1000).
-const BUSY_ADDS: usize = 1_000;
+pub const BUSY_ADDS: usize = 1_000;
 /// Tasks in the burst before the idle period (spawned all at once, then awaited).
 const BURST_TASKS: usize = 100_000;
 /// Client connections in `tcp_echo`.
