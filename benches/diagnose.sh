@@ -17,11 +17,14 @@
 #   2. TCP echo at 16 threads: requests/s, CPU and sleeps per request for every executor, then
 #      a profile of smolscale's and tokio's processes (SMOLSCALE_BENCH_PROFILE), for the CPU
 #      per request that is 1.45x tokio's there.
-#   3. yield_many at 16 threads (spread): how a burst from outside the pool reaches every worker.
+#   3. yield_many at 2 and 16 threads (spread): how a burst from outside the pool reaches every
+#      worker (at 2 threads on the device ours took as long as at 1, where smolscale 0.4 took
+#      0.59x: the scaling table).
 #   4. Only if BIN_DIR also holds compare-exp (the compare build of branch exp/device-16): an
 #      interleaved A/B of that branch's switches at 16 threads (benches/ab.py, 3 runs each,
 #      about 6 minutes more): a tree of wake-ups from a backlog of 8, a local queue of 1024,
-#      tuning logs 38, 41 and 43 undone (old38, old41, old43), against the switches off.
+#      tuning logs 38, 41, 43 and 47 undone (old38, old41, old43, old47), against the switches
+#      off.
 #      (The cheap-task threshold's switch, SMOLX_CHEAP_NS, is left out: log 38 measured the
 #      tasks far under it.)
 # DIAGNOSE_WIDE=N replaces 16 (a smoke test on a smaller machine), DIAGNOSE_AB_RUNS=K the
@@ -58,8 +61,10 @@ done
 save
 echo "step 2 done"
 
-for ex in smolscale tokio smolscale-0.4; do
-    pinned $wide "$spread" $ex yield_many $wide >>"$work/spread-yield_many.txt" 2>&1
+for n in 2 $wide; do
+    for ex in smolscale tokio smolscale-0.4; do
+        pinned $n "$spread" $ex yield_many $n >>"$work/spread-yield_many.txt" 2>&1
+    done
 done
 save
 echo "step 3 done"
@@ -70,6 +75,7 @@ if [ -x "$bins/compare-exp" ]; then
         tokio.spawn_many_local,tokio.yield_many,ss04.yield_now,ss04.spawn_many,tcp_echo,tokio.spawn_many_remote_busy1 \
         "off=$here" "wide8=$here,SMOLX_WIDE:8" "qcap1k=$here,SMOLX_QCAP:1024" \
         "old38=$here,SMOLX_OLD38:1" "old41=$here,SMOLX_OLD41:1" "old43=$here,SMOLX_OLD43:1" \
+        "old47=$here,SMOLX_OLD47:1" \
         >"$work/ab-exp.txt" 2>&1
     save
     echo "step 4 done"
