@@ -23,8 +23,7 @@
 #   4. Only if BIN_DIR also holds compare-exp (the compare build of branch exp/device-16): an
 #      interleaved A/B of that branch's switches at 16 threads (benches/ab.py, 3 runs each,
 #      about 6 minutes more): a tree of wake-ups from a backlog of 8, a local queue of 1024,
-#      tuning logs 38, 41, 43 and 47 undone (old38, old41, old43, old47), against the switches
-#      off.
+#      tuning logs 38, 41 and 43 undone (old38, old41, old43), against the switches off.
 #      (The cheap-task threshold's switch, SMOLX_CHEAP_NS, is left out: log 38 measured the
 #      tasks far under it.)
 # DIAGNOSE_WIDE=N replaces 16 (a smoke test on a smaller machine), DIAGNOSE_AB_RUNS=K the
@@ -75,7 +74,6 @@ if [ -x "$bins/compare-exp" ]; then
         tokio.spawn_many_local,tokio.yield_many,ss04.yield_now,ss04.spawn_many,tcp_echo,tokio.spawn_many_remote_busy1 \
         "off=$here" "wide8=$here,SMOLX_WIDE:8" "qcap1k=$here,SMOLX_QCAP:1024" \
         "old38=$here,SMOLX_OLD38:1" "old41=$here,SMOLX_OLD41:1" "old43=$here,SMOLX_OLD43:1" \
-        "old47=$here,SMOLX_OLD47:1" \
         >"$work/ab-exp.txt" 2>&1
     save
     echo "step 4 done"

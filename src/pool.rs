@@ -133,12 +133,6 @@ pub(crate) struct Pool {
     pub(crate) stuck: AtomicUsize,
     pub(crate) moved: AtomicU64,
     pub(crate) balancer_ticks: AtomicU64,
-    /// When (`now_nanos`) a busy worker last took a turn at async-io's reactor, so that the
-    /// busy workers take one turn between them every [`worker::REACTOR_TURN`], not one each.
-    /// Relaxed: a timestamp compared with the clock, ordering nothing (a stale read costs one
-    /// early or late turn). On lines of its own: every busy worker reads it every ~25 µs, and
-    /// one writes it every turn.
-    pub(crate) reactor_turn: CachePadded<AtomicU64>,
 }
 
 impl Pool {
@@ -162,7 +156,6 @@ impl Pool {
             stuck: AtomicUsize::new(0),
             moved: AtomicU64::new(0),
             balancer_ticks: AtomicU64::new(0),
-            reactor_turn: CachePadded::default(),
         }
     }
 
@@ -182,12 +175,7 @@ impl Pool {
 
     /// Nanoseconds since the pool was created; never 0, so 0 can mean "not parked".
     pub(crate) fn now_nanos(&self) -> u64 {
-        self.nanos_of(Instant::now())
-    }
-
-    /// `now_nanos` for an instant already read from the clock.
-    pub(crate) fn nanos_of(&self, instant: Instant) -> u64 {
-        instant.saturating_duration_since(self.epoch).as_nanos() as u64 + 1
+        self.epoch.elapsed().as_nanos() as u64 + 1
     }
 
     pub(crate) fn instant_of(&self, nanos: u64) -> Instant {

@@ -68,14 +68,6 @@
 //! last awake worker spins briefly ([`SPIN_FOR`](crate::spin::SPIN_FOR), with back-off) so that
 //! work arriving from outside within microseconds doesn't cost a wake-up.
 //!
-//! A pool whose workers never park would leave the reactor to whichever thread holds it,
-//! usually async-io's own, which then needs a core the workers hold before a timer can fire.
-//! So busy workers take turns at it: every [`REACTOR_TURN`], one of them (`next_task` returns
-//! `None` with `turn_due` set) lets async-io's `block_on` poll the reactor without blocking,
-//! if no other thread holds it; what that wakes lands in this worker's LIFO slot. The clock is
-//! read for it about every [`REACTOR_LOOK`], counted in polls, and the poll count shares the
-//! one comparison `next_task`'s common case already made for the spill lane (`slow_at`).
-//!
 //! # What the balancer sees
 //! [`WorkerShared`] publishes, with relaxed stores the balancer only samples: `poll_seq` (odd
 //! while a poll runs, so "same odd value for 5 ms" means stuck), the local queue length as each
@@ -155,26 +147,6 @@ const SHED_MIN_WORK: Duration = Duration::from_micros(20);
 
 /// The clock is read for [`SHED_AFTER`] only every this many polls from the local queue.
 const SHED_CHECK_EVERY: u64 = 16;
-
-/// While workers run without parking, one of them takes a turn at async-io's reactor (looks
-/// for I/O events and fires the timers that are due, without blocking) this often, if no
-/// other thread holds the reactor. Otherwise a busy pool leaves its timers and sockets to
-/// async-io's own thread, which then has to wait for a core the workers hold: under full
-/// load on 2 cores, 0.7 % of 1 ms timers fired over 0.5 ms late, 1.5-3.6 ms on average
-/// (BENCHMARKS.md, tuning log 46), which put the p99 at 0.6-1.3 ms in a third of the runs.
-/// With turns every 100 µs the p99 was 0.11-0.13 ms in every run (the p50 0.03 -> 0.08 ms).
-/// A turn costs ~1.6 µs here (async-io's five syscalls), so a busy 2-core pool pays under
-/// 1 % for them (tuning log 47). Tokio's workers poll their driver every 61 polls for the
-/// same reason.
-pub(crate) const REACTOR_TURN: Duration = Duration::from_micros(100);
-
-/// A busy worker looks at the clock for [`REACTOR_TURN`] about this often: the polls between
-/// two looks are sized from the time the last ones took, so tasks that poll in 50 ns don't
-/// pay for a clock read each, and tasks that poll in milliseconds are looked at after each.
-const REACTOR_LOOK: Duration = Duration::from_micros(25);
-
-/// ... and at least every this many polls.
-const REACTOR_LOOK_MAX_POLLS: u64 = 1024;
 
 /// Every this many polls from the local queue a worker judges what its tasks cost (the clock
 /// and its own counters; see [`Signals::keep_home`]).
@@ -325,19 +297,6 @@ struct Local {
     woke: Cell<Option<(Instant, u64)>>,
     /// What a poll cost on average in that last timed run of polls.
     poll_cost: Cell<Duration>,
-    /// The loop iteration at which the worker next takes a share of the spill lane.
-    spill_at: Cell<u64>,
-    /// The loop iteration at which it next looks at the clock for a reactor turn.
-    reactor_look_at: Cell<u64>,
-    /// The earlier of those two: the one iteration count `next_task`'s common case compares.
-    slow_at: Cell<u64>,
-    /// Since when (`Pool::now_nanos`) this worker has run without parking.
-    busy_since: Cell<u64>,
-    /// When it last looked (`Pool::now_nanos`) and its `ticks` then.
-    reactor_looked: Cell<(u64, u64)>,
-    /// Set by `next_task` when it returns `None` because a reactor turn is due, not because
-    /// there is nothing to run.
-    turn_due: Cell<bool>,
 }
 
 thread_local! {
@@ -512,16 +471,15 @@ impl Local {
     /// The next task to run, in the order given in the module docs.
     ///
     /// Split in two so that the common case (no injector work after a local task, not a spill
-    /// tick nor a look at the clock for a reactor turn, an empty LIFO slot: pop the local
-    /// queue) is inlined into the worker's loop, and costs no register saves of its own;
-    /// everything else is [`next_task_slow`], the same order written out in full, which may
-    /// also return `None` for a reactor turn (`turn_due`).
+    /// tick, an empty LIFO slot: pop the local queue) is inlined into the worker's loop, and
+    /// costs no register saves of its own; everything else is [`next_task_slow`], the same
+    /// order written out in full.
     #[inline(always)]
     fn next_task(&self) -> Option<Runnable> {
         let tick = self.ticks.get().wrapping_add(1);
         self.ticks.set(tick);
         if self.lifo_filled.get()
-            || tick >= self.slow_at.get()
+            || tick.is_multiple_of(SPILL_INTERVAL)
             || (self.last_was_local.get() && !self.pool.injector.is_empty())
         {
             return self.next_task_slow(tick);
@@ -558,27 +516,19 @@ impl Local {
     #[inline(never)]
     fn next_task_slow(&self, tick: u64) -> Option<Runnable> {
         let pool = self.pool;
-        if tick >= self.reactor_look_at.get() && self.reactor_turn_due(tick) {
-            // Not "nothing to run": the loop takes the turn and asks again.
-            self.turn_due.set(true);
-            return None;
-        }
-        let spill_tick = tick >= self.spill_at.get();
-        if spill_tick {
-            self.spill_at.set(tick + SPILL_INTERVAL);
-            self.slow_at
-                .set(self.spill_at.get().min(self.reactor_look_at.get()));
-        }
         if self.last_was_local.get() && !pool.injector.is_empty() {
             if let Some(runnable) = self.grab(&pool.injector) {
                 return Some(runnable);
             }
-        } else if spill_tick && self.grabbed.get() > 0 && !pool.injector.is_empty() {
+        } else if tick.is_multiple_of(SPILL_INTERVAL)
+            && self.grabbed.get() > 0
+            && !pool.injector.is_empty()
+        {
             // Running a batch from the injector, which is read at least every 61 polls
             // (design.md §3.7) all the same: its next tasks join the batch's tail, in order.
             self.top_up();
         }
-        if spill_tick {
+        if tick.is_multiple_of(SPILL_INTERVAL) {
             if let Some(runnable) = self.grab(&pool.spill) {
                 return Some(runnable);
             }
@@ -845,47 +795,10 @@ impl Local {
         self.searching.set(true);
         if sleep {
             pool.balancer.poke();
-            let now = Instant::now();
-            let ticks = self.ticks.get();
-            self.woke.set(Some((now, ticks)));
-            let nanos = pool.nanos_of(now);
-            self.busy_since.set(nanos);
-            // (The next look stays as many polls ahead as the last run of polls set it.)
-            let ahead = self
-                .reactor_look_at
-                .get()
-                .saturating_sub(self.reactor_looked.get().1);
-            self.reactor_looked.set((nanos, ticks));
-            self.look_reactor_at(ticks + ahead.max(1));
+            self.woke.set(Some((Instant::now(), self.ticks.get())));
             self.shed_costly_batch();
         }
         true
-    }
-
-    /// Sets the loop iteration of the next look for a reactor turn.
-    fn look_reactor_at(&self, tick: u64) {
-        self.reactor_look_at.set(tick);
-        self.slow_at.set(tick.min(self.spill_at.get()));
-    }
-
-    /// Whether this worker should take a turn at the reactor now (see [`REACTOR_TURN`]): it
-    /// has run without parking for a turn's length, and so has every other busy worker since
-    /// the last turn one of them took. Also sets when it looks next.
-    #[inline(never)]
-    fn reactor_turn_due(&self, ticks: u64) -> bool {
-        let pool = self.pool;
-        let now = pool.now_nanos();
-        let (at, at_ticks) = self.reactor_looked.replace((now, ticks));
-        let per_poll = now.saturating_sub(at) / ticks.saturating_sub(at_ticks).max(1);
-        let ahead =
-            (REACTOR_LOOK.as_nanos() as u64 / per_poll.max(1)).clamp(1, REACTOR_LOOK_MAX_POLLS);
-        self.look_reactor_at(ticks + ahead);
-        let last = pool.reactor_turn.load(Ordering::Relaxed);
-        now.saturating_sub(last.max(self.busy_since.get())) >= REACTOR_TURN.as_nanos() as u64
-            && pool
-                .reactor_turn
-                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
     }
 
     /// Times the run of polls since this worker last woke from a park (it is about to park
@@ -925,13 +838,6 @@ impl Local {
                     self.found_work();
                     self.run(runnable);
                 }
-                None if self.turn_due.replace(false) => {
-                    // async-io's `block_on`, which runs this loop, takes a future that woke
-                    // itself and returned `Pending` as its cue to poll the reactor without
-                    // blocking, if no other thread holds it; then it polls us again. (A
-                    // version of async-io that didn't would cost us one extra poll.)
-                    futures_lite::future::yield_now().await;
-                }
                 None => {
                     if !self.park().await {
                         return;
@@ -965,12 +871,6 @@ pub(crate) fn run(
         cost_sample: Cell::new(None),
         woke: Cell::new(None),
         poll_cost: Cell::new(Duration::ZERO),
-        spill_at: Cell::new(SPILL_INTERVAL),
-        reactor_look_at: Cell::new(1),
-        slow_at: Cell::new(1),
-        busy_since: Cell::new(pool.now_nanos()),
-        reactor_looked: Cell::new((pool.now_nanos(), 0)),
-        turn_due: Cell::new(false),
     });
     local.shared.parker.register();
     local
