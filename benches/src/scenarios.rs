@@ -14,8 +14,10 @@
 //!   one tiny task spawned right after; how long until the tiny task runs.
 //! - `timer_lateness`: smolscale 0.4's `examples/idlejitter.rs`: 1000 tasks looping on
 //!   `yield_now` plus 1000 atomic adds, and a task measuring how late 1 ms `async_io::Timer`s
-//!   fire; p50 and p99 lateness. (The measuring loop is a task, not `block_on` as in
-//!   idlejitter, so the timer's wake-up has to get through the loaded scheduler.)
+//!   fire; p50 and p99 lateness. The measuring loop runs twice over the same load: first as a
+//!   task, so the timer's wake-up has to get through the loaded scheduler, then in the
+//!   executor's `block_on` on the calling thread, as idlejitter has it (`main_p50`,
+//!   `main_p99`), so the thread that waits has to get a core the busy workers hold.
 //! - `idle`: a burst of 100k spawned tasks, then 5 s with nothing to do; the process CPU time
 //!   over those 5 s, the threads left at the end, less the harness's own, and the sleeps over
 //!   those 5 s, less the measuring thread's own one (workers parking right after the burst
@@ -171,6 +173,14 @@ impl Scenario {
                     name: "timer_lateness.p99",
                     unit: "ms",
                 },
+                MetricSpec {
+                    name: "timer_lateness.main_p50",
+                    unit: "ms",
+                },
+                MetricSpec {
+                    name: "timer_lateness.main_p99",
+                    unit: "ms",
+                },
             ],
             Scenario::Idle => &[
                 MetricSpec {
@@ -317,20 +327,26 @@ fn timer_lateness<E: Executor>(ex: E, durations: &Durations) -> Vec<f64> {
         .detach();
     }
     let sampling = durations.sampling;
-    let mut lateness_ms = ex.block_on(ex.spawn(async move {
-        let mut lateness_ms = Vec::new();
-        let start = Instant::now();
-        while start.elapsed() < sampling {
-            let armed = Instant::now();
-            Timer::after(TIMER).await;
-            lateness_ms.push(armed.elapsed().saturating_sub(TIMER).as_secs_f64() * 1e3);
-        }
-        lateness_ms
-    }));
+    let mut in_task = ex.block_on(ex.spawn(sample_timers(sampling)));
+    let mut in_block_on = ex.block_on(sample_timers(sampling));
     vec![
-        crate::stats::percentile(&mut lateness_ms, 50.0),
-        crate::stats::percentile(&mut lateness_ms, 99.0),
+        crate::stats::percentile(&mut in_task, 50.0),
+        crate::stats::percentile(&mut in_task, 99.0),
+        crate::stats::percentile(&mut in_block_on, 50.0),
+        crate::stats::percentile(&mut in_block_on, 99.0),
     ]
+}
+
+/// Awaits [`TIMER`] after [`TIMER`] for `sampling`; returns how late each fired, in ms.
+async fn sample_timers(sampling: Duration) -> Vec<f64> {
+    let mut lateness_ms = Vec::new();
+    let start = Instant::now();
+    while start.elapsed() < sampling {
+        let armed = Instant::now();
+        Timer::after(TIMER).await;
+        lateness_ms.push(armed.elapsed().saturating_sub(TIMER).as_secs_f64() * 1e3);
+    }
+    lateness_ms
 }
 
 fn idle<E: Executor>(ex: E, durations: &Durations, baseline_threads: usize) -> Vec<f64> {
