@@ -12,7 +12,8 @@
 //! A spin may also give way: past a point (`yield_after`), each round of looks ends in a
 //! `sched_yield`, so a thread that shares the spinner's core and was waiting for it runs now,
 //! while the spinner keeps watching without a sleep and a wake-up. `block_on` does this (see
-//! [`CALLER_YIELD_AFTER`]); workers, which spin only while every other worker is parked, don't.
+//! [`CALLER_YIELD_AFTER`]), and only while its spins keep seeing their wake-ups
+//! ([`Backoff::may_yield`]); workers, which spin only while every other worker is parked, don't.
 
 use std::cell::Cell;
 use std::time::{Duration, Instant};
@@ -38,7 +39,8 @@ pub(crate) const CALLER_SPIN_FOR: Duration = Duration::from_micros(50);
 /// busy workers 33x slower). A yield costs ~0.6 µs here when nobody else wants the core, but a
 /// yielding thread waits behind a busy neighbour for the rest of its time slice, milliseconds:
 /// yielding from the first look made a 4 µs exchange with busy workers take 2 ms in some runs.
-/// Exchanges that quick are over before this, so they never yield.
+/// Exchanges that quick are over before this, so they never yield. And a spin that follows a
+/// fruitless one doesn't yield at all (tuning log 49).
 pub(crate) const CALLER_YIELD_AFTER: Duration = Duration::from_micros(10);
 
 /// Upper bound of the back-off exponent: after a run of fruitless spins, the owner still tries
@@ -72,16 +74,28 @@ impl Backoff {
         true
     }
 
+    /// Whether a spin now may yield its core: only if the last spin saw its wake-up. A spin
+    /// that probes whether spinning pays again, after fruitless ones, mostly waits on
+    /// something slow (a timer, a socket), and a thread that yields behind busy neighbours
+    /// waits out the rest of their time slice: `main` awaiting 1 ms timers beside busy workers
+    /// fired them 1-3.8 ms late at p99 that way, once per 64 waits (BENCHMARKS.md, tuning
+    /// log 49). Waits on the pool's work, which a yield is for, find their wake-up and keep
+    /// yielding.
+    pub(crate) fn may_yield(&self) -> bool {
+        self.misses.get() == 0
+    }
+
     /// Spins until `ready` returns true (then returns true) or `limit` has passed (then
     /// returns false), adjusting the back-off either way. Once `yield_after` has passed, each
-    /// round of looks ends in a yield of the thread's core. Call only after
-    /// [`Self::may_spin`].
+    /// round of looks ends in a yield of the thread's core, if [`Self::may_yield`]. Call only
+    /// after [`Self::may_spin`].
     pub(crate) fn spin_until(
         &self,
         limit: Duration,
         yield_after: Option<Duration>,
         mut ready: impl FnMut() -> bool,
     ) -> bool {
+        let yield_after = yield_after.filter(|_| self.may_yield());
         let start = Instant::now();
         loop {
             for _ in 0..32 {
@@ -110,6 +124,22 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
+
+    #[test]
+    fn only_a_spin_after_one_that_saw_its_wake_up_may_yield() {
+        let backoff = Backoff::new();
+        assert!(backoff.may_yield(), "a thread's first spin may yield");
+        assert!(!backoff.spin_until(Duration::from_micros(1), None, || false));
+        assert!(
+            !backoff.may_yield(),
+            "a probe after a fruitless spin must not yield"
+        );
+        assert!(backoff.spin_until(Duration::from_secs(10), None, || true));
+        assert!(
+            backoff.may_yield(),
+            "spinning pays again, so it may yield again"
+        );
+    }
 
     #[test]
     fn a_yielding_spin_still_sees_a_wake_up_from_another_thread() {
