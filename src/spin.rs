@@ -81,7 +81,7 @@ impl Backoff {
     /// fired them 1-3.8 ms late at p99 that way, once per 64 waits (BENCHMARKS.md, tuning
     /// log 49). Waits on the pool's work, which a yield is for, find their wake-up and keep
     /// yielding.
-    pub(crate) fn may_yield(&self) -> bool {
+    fn may_yield(&self) -> bool {
         self.misses.get() == 0
     }
 

@@ -16,12 +16,12 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
-use smolscale_bench::{percentile, BUSY_ADDS, BUSY_TASKS, TIMER};
+use smolscale_bench::{busy_forever, percentile, BUSY_TASKS, TIMER};
 
 /// How long each run awaits timers (the scenario samples for 2 s; longer gives more firings).
 const SAMPLING: Duration = Duration::from_secs(3);
@@ -95,16 +95,7 @@ fn p99(mut values: Vec<f64>) -> f64 {
 fn main() {
     let counter = Arc::new(AtomicU64::new(0));
     for _ in 0..BUSY_TASKS {
-        let counter = counter.clone();
-        smolscale::spawn(async move {
-            loop {
-                futures_lite::future::yield_now().await;
-                for _ in 0..BUSY_ADDS {
-                    counter.fetch_add(1, Ordering::SeqCst);
-                }
-            }
-        })
-        .detach();
+        smolscale::spawn(busy_forever(counter.clone())).detach();
     }
     let late_ms = |since: Instant, at: Instant| {
         at.duration_since(since).saturating_sub(TIMER).as_secs_f64() * 1e3

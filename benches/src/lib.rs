@@ -35,7 +35,7 @@ use std::process::ExitCode;
 /// The tokio-suite sizes that `examples/spread.rs` replays, so its diagnosis runs the same work.
 pub use micro::{NUM_SPAWN, NUM_YIELD, YIELD_TASKS};
 /// The `timer_lateness` load and its percentiles, which `examples/timer_wakers.rs` replays.
-pub use scenarios::{BUSY_ADDS, BUSY_TASKS, TIMER};
+pub use scenarios::{busy_forever, BUSY_TASKS, TIMER};
 pub use stats::percentile;
 
 /// The benchmark binary's `main`.

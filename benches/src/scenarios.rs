@@ -62,7 +62,7 @@ const BLOCK_FOR: Duration = Duration::from_millis(500);
 /// Busy tasks in `timer_lateness` (idlejitter's 1000).
 pub const BUSY_TASKS: usize = 1_000;
 /// Atomic adds per busy task per poll (idlejitter's 1000).
-pub const BUSY_ADDS: usize = 1_000;
+const BUSY_ADDS: usize = 1_000;
 /// Tasks in the burst before the idle period (spawned all at once, then awaited).
 const BURST_TASKS: usize = 100_000;
 /// Client connections in `tcp_echo`.
@@ -315,16 +315,7 @@ fn blocking<E: Executor>(ex: E, workers: usize) -> Vec<f64> {
 fn timer_lateness<E: Executor>(ex: E, durations: &Durations) -> Vec<f64> {
     let contended = Arc::new(AtomicU64::new(0));
     for _ in 0..BUSY_TASKS {
-        let contended = contended.clone();
-        ex.spawn(async move {
-            loop {
-                yield_now().await;
-                for _ in 0..BUSY_ADDS {
-                    contended.fetch_add(1, Ordering::SeqCst);
-                }
-            }
-        })
-        .detach();
+        ex.spawn(busy_forever(contended.clone())).detach();
     }
     let sampling = durations.sampling;
     let mut in_task = ex.block_on(ex.spawn(sample_timers(sampling)));
@@ -335,6 +326,17 @@ fn timer_lateness<E: Executor>(ex: E, durations: &Durations) -> Vec<f64> {
         crate::stats::percentile(&mut in_block_on, 50.0),
         crate::stats::percentile(&mut in_block_on, 99.0),
     ]
+}
+
+/// One of `timer_lateness`'s busy tasks (idlejitter's): yields, then adds [`BUSY_ADDS`] times
+/// to a counter every task shares, forever.
+pub async fn busy_forever(contended: Arc<AtomicU64>) {
+    loop {
+        yield_now().await;
+        for _ in 0..BUSY_ADDS {
+            contended.fetch_add(1, Ordering::SeqCst);
+        }
+    }
 }
 
 /// Awaits [`TIMER`] after [`TIMER`] for `sampling`; returns how late each fired, in ms.
