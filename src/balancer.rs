@@ -100,6 +100,11 @@ const BURST_PER_TARGET: usize = 2;
 /// injection adds one thread per ~0.5 s under starvation; we start faster and back off).
 const REFILL_MIN: Duration = Duration::from_millis(25);
 const REFILL_MAX: Duration = Duration::from_millis(250);
+/// How often, at most, ticks look for async-io's reactor thread until they find it (to give it
+/// its slice, `Builder::reactor_slice`). A look reads `/proc/self/task`, tens of microseconds.
+const REACTOR_LOOK_EVERY: Duration = Duration::from_millis(20);
+/// The name async-io gives its reactor thread.
+const REACTOR_THREAD: &str = "async-io";
 
 /// How workers reach the balancer.
 #[derive(Debug, Default)]
@@ -230,6 +235,9 @@ struct Balancer {
     bucket: TokenBucket,
     /// Whether we already warned that `max_threads` stops growth (reset once below the cap).
     warned_cap: bool,
+    /// When a tick may next look for async-io's reactor thread; `None` once it was found (or
+    /// with no slice to give it).
+    reactor_look_at: Option<Instant>,
 }
 
 /// The balancer thread's body.
@@ -255,6 +263,7 @@ pub(crate) fn run(pool: &'static Pool) {
             last_refill: Instant::now(),
         },
         warned_cap: false,
+        reactor_look_at: pool.config.reactor_slice.map(|_| Instant::now()),
     };
     loop {
         let seen = balancer.tick(Instant::now());
@@ -275,6 +284,9 @@ impl Balancer {
     /// One sample and the repairs it calls for.
     fn tick(&mut self, now: Instant) -> Seen {
         let pool = self.pool;
+        if self.reactor_look_at.is_some_and(|at| now >= at) {
+            self.tune_reactor(now);
+        }
         self.ticks += 1;
         pool.balancer_ticks.fetch_add(1, Ordering::Relaxed);
         self.workers.clear();
@@ -493,6 +505,37 @@ impl Balancer {
             due.is_none()
         });
         due
+    }
+
+    /// Gives async-io's reactor thread its slice if it exists yet (it starts with the first
+    /// timer, socket or `async_io::block_on`, on whichever thread), else looks again later.
+    #[cold]
+    fn tune_reactor(&mut self, now: Instant) {
+        let Some(slice) = self.pool.config.reactor_slice else {
+            return;
+        };
+        let tids = crate::os::threads_named(REACTOR_THREAD);
+        if tids.is_empty() {
+            self.reactor_look_at = Some(now + REACTOR_LOOK_EVERY);
+            return;
+        }
+        self.reactor_look_at = None;
+        // More than one only if two versions of async-io run side by side.
+        for tid in tids {
+            match crate::os::set_slice(tid, slice) {
+                Ok(true) => log::debug!(
+                    "smolscale: async-io's reactor thread ({tid}) now asks for {slice:?} slices"
+                ),
+                Ok(false) => log::debug!(
+                    "smolscale: async-io's reactor thread ({tid}) keeps its scheduling (a \
+                     real-time policy, or not Linux)"
+                ),
+                Err(err) => log::debug!(
+                    "smolscale: async-io's reactor thread ({tid}) keeps its time slice: \
+                     sched_setattr: {err}"
+                ),
+            }
+        }
     }
 
     /// Waits for the next tick, or sleeps until poked if the whole pool has stayed parked for

@@ -1,5 +1,6 @@
 //! What the operating system says a worker thread is doing: blocked in the kernel, or runnable
-//! and how much CPU time it has had. Linux only (`/proc`); elsewhere nothing is known.
+//! and how much CPU time it has had. Linux only (`/proc`); elsewhere nothing is known. And the
+//! one thing asked of it: a short time slice for async-io's reactor thread ([`set_slice`]).
 //!
 //! The balancer asks this about a worker whose poll has lasted the stuck threshold, to tell a
 //! blocked or CPU-bound poll (a replacement thread restores parallelism) from one whose thread
@@ -7,6 +8,8 @@
 //! preempted worker looks exactly like a stuck one, and a replacement thread only adds one
 //! more runnable thread to share the same cores. On a 2-core VM one 5.8 ms preemption during
 //! TCP echo started a third worker that stayed for the whole run (BENCHMARKS.md, tuning log 15).
+
+use std::time::Duration;
 
 /// A thread's state as the kernel reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +35,114 @@ pub(crate) fn current_tid() -> u32 {
     #[cfg(not(target_os = "linux"))]
     {
         0
+    }
+}
+
+/// The time slices Linux accepts for a thread of the fair class (`sched_setattr`'s
+/// `sched_runtime`, Linux 6.12 and later; it clamps anything else into this range).
+pub(crate) const SLICE_RANGE: std::ops::RangeInclusive<Duration> =
+    Duration::from_micros(100)..=Duration::from_millis(100);
+
+/// Asks the kernel for time slices of `slice` (within [`SLICE_RANGE`]) on thread `tid` of this
+/// process. Returns `Ok(false)` where it leaves the thread alone: a real-time policy, or a
+/// system other than Linux. Kernels before 6.12 accept the request and ignore the slice.
+///
+/// Why (BENCHMARKS.md, tuning log 50): see [`Builder::reactor_slice`](crate::Builder::reactor_slice).
+pub(crate) fn set_slice(tid: u32, slice: Duration) -> std::io::Result<bool> {
+    #[cfg(target_os = "linux")]
+    {
+        linux::set_slice(tid, slice)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (tid, slice);
+        Ok(false)
+    }
+}
+
+/// The ids of this process's threads named `name` (Linux: `/proc/self/task/*/comm`; elsewhere
+/// none).
+pub(crate) fn threads_named(name: &str) -> Vec<u32> {
+    #[cfg(target_os = "linux")]
+    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+        return tasks
+            .flatten()
+            .filter(|task| {
+                std::fs::read_to_string(task.path().join("comm"))
+                    .is_ok_and(|comm| comm.trim_end() == name)
+            })
+            .filter_map(|task| task.file_name().to_str()?.parse().ok())
+            .collect();
+    }
+    let _ = name;
+    Vec::new()
+}
+
+/// The only `unsafe` code in the crate: two system calls, made through `libc::syscall` (neither
+/// std nor rustix wraps them).
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+mod linux {
+    use std::time::Duration;
+
+    /// `struct sched_attr` as Linux 3.14 defined it (`SCHED_ATTR_SIZE_VER0`). Later kernels
+    /// accept it (they treat the fields it lacks as zero) and write no more than its size.
+    #[repr(C)]
+    #[derive(Default)]
+    struct SchedAttr {
+        size: u32,
+        policy: u32,
+        flags: u64,
+        nice: i32,
+        priority: u32,
+        runtime: u64,
+        deadline: u64,
+        period: u64,
+    }
+
+    const SIZE: u32 = 48;
+    const _: () = assert!(std::mem::size_of::<SchedAttr>() == SIZE as usize);
+
+    const SCHED_OTHER: u32 = 0;
+    const SCHED_BATCH: u32 = 3;
+    /// Kept as found: only a privileged thread may clear it.
+    const SCHED_FLAG_RESET_ON_FORK: u64 = 1;
+
+    pub(super) fn set_slice(tid: u32, slice: Duration) -> std::io::Result<bool> {
+        let tid = libc::pid_t::try_from(tid).map_err(|_| std::io::ErrorKind::InvalidInput)?;
+        let mut attr = SchedAttr::default();
+        // SAFETY: `sched_getattr(tid, attr, SIZE, 0)` writes at most `SIZE` bytes (the size we
+        // pass) to `attr`, a live, exclusively borrowed `repr(C)` struct of exactly that size,
+        // laid out as the kernel's version-0 `struct sched_attr`.
+        let got = unsafe {
+            libc::syscall(
+                libc::SYS_sched_getattr,
+                tid,
+                &mut attr as *mut SchedAttr,
+                SIZE,
+                0,
+            )
+        };
+        if got != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if !matches!(attr.policy, SCHED_OTHER | SCHED_BATCH) {
+            return Ok(false);
+        }
+        // Policy, nice value and reset-on-fork as they are: only the slice changes.
+        attr.size = SIZE;
+        attr.flags &= SCHED_FLAG_RESET_ON_FORK;
+        attr.runtime = u64::try_from(slice.as_nanos()).unwrap_or(u64::MAX);
+        attr.deadline = 0;
+        attr.period = 0;
+        // SAFETY: `sched_setattr(tid, attr, 0)` reads `attr.size` (= `SIZE`) bytes from `attr`,
+        // a live `repr(C)` struct of exactly that size, and writes nothing.
+        let set =
+            unsafe { libc::syscall(libc::SYS_sched_setattr, tid, &attr as *const SchedAttr, 0) };
+        if set != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(true)
     }
 }
 

@@ -23,6 +23,7 @@ fn run_child(case: &str, vars: &[(&str, &str)]) -> (bool, String) {
         "SMOLSCALE_SINGLE",
         "SMOLSCALE_STUCK_MS",
         "SMOLSCALE_RETIRE_MS",
+        "SMOLSCALE_REACTOR_SLICE_US",
     ] {
         command.env_remove(var);
     }
@@ -82,6 +83,38 @@ fn child() {
             smolscale::block_on(smolscale::spawn(async {}));
             println!("target={}", smolscale::stats().target);
         }
+        "slices" => {
+            // Timers in a task start async-io's reactor thread; the pool stays busy while the
+            // balancer ticks, until the thread's slice is what this case expects (or 20 s).
+            let expected: u64 = std::env::var("EXPECTED_NS").unwrap().parse().unwrap();
+            let reactor = || {
+                let tid = std::fs::read_dir("/proc/self/task")
+                    .unwrap()
+                    .flatten()
+                    .find(|t| {
+                        std::fs::read_to_string(t.path().join("comm")).unwrap() == "async-io\n"
+                    })?;
+                slice_of(&format!(
+                    "/proc/self/task/{}/sched",
+                    tid.file_name().to_str()?
+                ))
+            };
+            let start = std::time::Instant::now();
+            let seen = smolscale::block_on(smolscale::spawn(async move {
+                loop {
+                    async_io::Timer::after(Duration::from_millis(1)).await;
+                    let seen = reactor();
+                    let settled = start.elapsed() > Duration::from_millis(300);
+                    if seen == Some(expected) && settled
+                        || start.elapsed() > Duration::from_secs(20)
+                    {
+                        return seen;
+                    }
+                }
+            }));
+            let main = slice_of("/proc/thread-self/sched");
+            println!("reactor={} main={}", seen.unwrap_or(0), main.unwrap_or(0));
+        }
         other => panic!("unknown case {other}"),
     }
 }
@@ -106,6 +139,11 @@ fn malformed_variables_name_the_variable_the_value_and_what_is_accepted() {
             "a whole number of milliseconds from 1",
         ),
         ("SMOLSCALE_RETIRE_MS", "", "a whole number of milliseconds"),
+        (
+            "SMOLSCALE_REACTOR_SLICE_US",
+            "50",
+            "a whole number of microseconds from 100 to 100000, or off",
+        ),
     ];
     for (var, value, expected) in cases {
         let (ok, output) = run_child("spawn", &[(var, value)]);
@@ -155,4 +193,65 @@ fn the_builder_is_refused_after_start_and_overrides_the_environment() {
     );
     let (ok, output) = run_child("builder-overrides-env", &[("SMOLSCALE_THREADS", "5")]);
     assert!(ok && output.contains("target=3"), "{output}");
+}
+
+/// A thread's time slice in nanoseconds, from its `sched` file in `/proc` (Linux 6.6 and later).
+fn slice_of(path: &str) -> Option<u64> {
+    let sched = std::fs::read_to_string(path).ok()?;
+    let line = sched.lines().find(|line| line.starts_with("se.slice"))?;
+    line.rsplit(':').next()?.trim().parse().ok()
+}
+
+/// Whether this kernel honours a thread's own slice (`sched_setattr`, Linux 6.12 and later).
+fn custom_slices() -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut numbers = release.split(|c: char| !c.is_ascii_digit());
+    let major: u32 = numbers.next().and_then(|n| n.parse().ok()).unwrap_or(0);
+    let minor: u32 = numbers.next().and_then(|n| n.parse().ok()).unwrap_or(0);
+    (major, minor) >= (6, 12)
+}
+
+/// async-io's reactor thread gets the configured slice (100 µs unless told otherwise), or
+/// keeps the kernel's with `off`; where the kernel has no per-thread slices it keeps the
+/// kernel's too. On a kernel that reports no slices in `/proc` (before 6.6, or not Linux)
+/// there is nothing to check.
+#[test]
+fn the_reactor_thread_gets_the_configured_slice() {
+    if slice_of("/proc/thread-self/sched").is_none() {
+        eprintln!("this kernel reports no time slices in /proc: nothing to check");
+        return;
+    }
+    let reactor_and_main = |setting: Option<&str>, expected: Option<u64>| {
+        let main = slice_of("/proc/thread-self/sched").unwrap();
+        let expected = expected
+            .filter(|_| custom_slices())
+            .unwrap_or(main)
+            .to_string();
+        let mut vars = vec![("EXPECTED_NS", expected.as_str())];
+        vars.extend(setting.map(|value| ("SMOLSCALE_REACTOR_SLICE_US", value)));
+        let (ok, output) = run_child("slices", &vars);
+        assert!(ok, "{setting:?}: {output}");
+        let field = |name: &str| -> u64 {
+            let start = output.find(&format!("{name}=")).expect(&output) + name.len() + 1;
+            let digits: String = output[start..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            digits.parse().expect(&output)
+        };
+        (
+            field("reactor"),
+            field("main"),
+            expected.parse::<u64>().unwrap(),
+        )
+    };
+    let (reactor, _, expected) = reactor_and_main(None, Some(100_000));
+    assert_eq!(reactor, expected, "the default reactor slice");
+    let (reactor, _, expected) = reactor_and_main(Some("3000"), Some(3_000_000));
+    assert_eq!(reactor, expected, "SMOLSCALE_REACTOR_SLICE_US=3000");
+    let (reactor, main, _) = reactor_and_main(Some("off"), None);
+    assert_eq!(
+        reactor, main,
+        "with the slice off the reactor keeps the kernel's"
+    );
 }
