@@ -100,9 +100,15 @@ const BURST_PER_TARGET: usize = 2;
 /// injection adds one thread per ~0.5 s under starvation; we start faster and back off).
 const REFILL_MIN: Duration = Duration::from_millis(25);
 const REFILL_MAX: Duration = Duration::from_millis(250);
-/// How often, at most, ticks look for async-io's reactor thread until they find it (to give it
-/// its slice, `Builder::reactor_slice`). A look reads `/proc/self/task`, tens of microseconds.
-const REACTOR_LOOK_EVERY: Duration = Duration::from_millis(20);
+/// How long ticks wait between looks for async-io's reactor thread until they find it (to give
+/// it its slice, `Builder::reactor_slice`), at first. async-io starts the thread when anything
+/// first waits on its reactor (a timer, a socket, a worker parking), in most programs right
+/// after the pool starts, so the first looks find it. In a process that never starts it, the
+/// wait doubles after every look up to [`REACTOR_LOOK_MAX`]: a look reads the name of every
+/// thread in `/proc/self/task` (tens of microseconds, more with hundreds of threads).
+const REACTOR_LOOK_FIRST: Duration = Duration::from_millis(20);
+/// The longest wait between two looks for the reactor thread.
+const REACTOR_LOOK_MAX: Duration = Duration::from_secs(5);
 /// The name async-io gives its reactor thread.
 const REACTOR_THREAD: &str = "async-io";
 
@@ -238,6 +244,8 @@ struct Balancer {
     /// When a tick may next look for async-io's reactor thread; `None` once it was found (or
     /// with no slice to give it).
     reactor_look_at: Option<Instant>,
+    /// The wait before the look after that one.
+    reactor_look_every: Duration,
 }
 
 /// The balancer thread's body.
@@ -264,6 +272,7 @@ pub(crate) fn run(pool: &'static Pool) {
         },
         warned_cap: false,
         reactor_look_at: pool.config.reactor_slice.map(|_| Instant::now()),
+        reactor_look_every: REACTOR_LOOK_FIRST,
     };
     loop {
         let seen = balancer.tick(Instant::now());
@@ -516,7 +525,8 @@ impl Balancer {
         };
         let tids = crate::os::threads_named(REACTOR_THREAD);
         if tids.is_empty() {
-            self.reactor_look_at = Some(now + REACTOR_LOOK_EVERY);
+            self.reactor_look_at = Some(now + self.reactor_look_every);
+            self.reactor_look_every = (self.reactor_look_every * 2).min(REACTOR_LOOK_MAX);
             return;
         }
         self.reactor_look_at = None;

@@ -47,7 +47,7 @@ pub(crate) const SLICE_RANGE: std::ops::RangeInclusive<Duration> =
 /// process. Returns `Ok(false)` where it leaves the thread alone: a real-time policy, or a
 /// system other than Linux. Kernels before 6.12 accept the request and ignore the slice.
 ///
-/// Why (BENCHMARKS.md, tuning log 50): see [`Builder::reactor_slice`](crate::Builder::reactor_slice).
+/// Why: [`Builder::reactor_slice`](crate::Builder::reactor_slice) (BENCHMARKS.md, tuning log 50).
 pub(crate) fn set_slice(tid: u32, slice: Duration) -> std::io::Result<bool> {
     #[cfg(target_os = "linux")]
     {
