@@ -92,7 +92,9 @@ fn child() {
                     .unwrap()
                     .flatten()
                     .find(|t| {
-                        std::fs::read_to_string(t.path().join("comm")).unwrap() == "async-io\n"
+                        // (A thread may exit between the listing and the read.)
+                        std::fs::read_to_string(t.path().join("comm"))
+                            .is_ok_and(|comm| comm == "async-io\n")
                     })?;
                 slice_of(&format!(
                     "/proc/self/task/{}/sched",
