@@ -1,6 +1,6 @@
 #!/bin/bash
 # The diagnosis runs for the 16-core misses of BENCHMARKS.md ("where it is not yet won"), in
-# one short script for a lent machine that has no perf (about 4 minutes).
+# one short script for a lent machine that has no perf (about 6 minutes).
 #
 # Usage: bash benches/diagnose.sh BIN_DIR OUT_DIR
 #   BIN_DIR holds two binaries built here (same architecture, compatible glibc):
@@ -20,7 +20,10 @@
 #   3. yield_many at 2 and 16 threads (spread): how a burst from outside the pool reaches every
 #      worker (at 2 threads on the device ours took as long as at 1, where smolscale 0.4 took
 #      0.59x: the scaling table).
-#   4. Only if BIN_DIR also holds compare-exp (the compare build of branch exp/device-16): an
+#   4. Log 50's reactor slice at 16 threads: timer lateness and TCP echo with
+#      SMOLSCALE_REACTOR_SLICE_US=off against the default (benches/ab.py, 3 runs each, about
+#      1.5 minutes), since a short slice on the reactor thread was only measured on 2 cores.
+#   5. Only if BIN_DIR also holds compare-exp (the compare build of branch exp/device-16): an
 #      interleaved A/B of that branch's switches at 16 threads (benches/ab.py, 3 runs each,
 #      about 6 minutes more): a tree of wake-ups from a backlog of 8, a local queue of 1024,
 #      tuning logs 38, 41 and 43 undone (old38, old41, old43), against the switches off.
@@ -68,13 +71,18 @@ done
 save
 echo "step 3 done"
 
+here="THREADS:$wide,TASKSET:0-$((wide - 1))"
+python3 "$(dirname "$0")/ab.py" "$compare" "${DIAGNOSE_AB_RUNS:-3}" timer_lateness,tcp_echo \
+    "off=$here,SMOLSCALE_REACTOR_SLICE_US:off" "on=$here" >"$work/ab-reactor-slice.txt" 2>&1
+save
+echo "step 4 done"
+
 if [ -x "$bins/compare-exp" ]; then
-    here="THREADS:$wide,TASKSET:0-$((wide - 1))"
     python3 "$(dirname "$0")/ab.py" "$bins/compare-exp" "${DIAGNOSE_AB_RUNS:-3}" \
         tokio.spawn_many_local,tokio.yield_many,ss04.yield_now,ss04.spawn_many,tcp_echo,tokio.spawn_many_remote_busy1 \
         "off=$here" "wide8=$here,SMOLX_WIDE:8" "qcap1k=$here,SMOLX_QCAP:1024" \
         "old38=$here,SMOLX_OLD38:1" "old41=$here,SMOLX_OLD41:1" "old43=$here,SMOLX_OLD43:1" \
         >"$work/ab-exp.txt" 2>&1
     save
-    echo "step 4 done"
+    echo "step 5 done"
 fi
