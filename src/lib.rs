@@ -129,6 +129,7 @@ pin_project_lite::pin_project! {
 impl<F: Future> Future for Supervised<F> {
     type Output = F::Output;
 
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let future = self.project().future;
         match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {

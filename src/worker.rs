@@ -85,7 +85,7 @@
 //! worker from `schedule` until the call returns, so tasks woken meanwhile are not stranded
 //! behind the blocked thread; the balancer sees the long poll and replaces the worker if needed.
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -152,6 +152,12 @@ const SHED_CHECK_EVERY: u64 = 16;
 /// and its own counters; see [`Signals::keep_home`]).
 const COST_SAMPLE_EVERY: u64 = 64;
 
+/// Every how many polls a worker publishes its local queue's length (`Signals::local_len`) for
+/// the balancer and for thieves, besides after every grab, steal and spill (`publish_len`).
+/// Measuring the length takes a dozen instructions, 4 % of a `yield_now` poll; a length a few
+/// polls old serves both as well (BENCHMARKS.md, tuning log 51). A park publishes 0 at once.
+const LEN_PUBLISH_EVERY: u64 = 4;
+
 /// A task that costs this little from its first poll to its last, on average over a sample,
 /// is cheap: moving it to another core (its cache lines, and its memory freed into another
 /// thread's allocator arena) costs more than running it here. Picked between two measured
@@ -193,7 +199,8 @@ pub(crate) struct Signals {
     /// `2 × polls completed`, plus one while a poll is running. Relaxed stores by the worker; the
     /// balancer compares samples and needs no ordering with anything else.
     pub(crate) poll_seq: AtomicU64,
-    /// Local queue length when the current (or last) poll started. Relaxed; approximate by design.
+    /// Local queue length when one of the last [`LEN_PUBLISH_EVERY`] polls started, or after
+    /// the last grab, steal or spill if later (0 once parked). Relaxed; approximate by design.
     pub(crate) local_len: AtomicUsize,
     /// True while the task being polled sits in a nested `block_on`: the worker declared itself
     /// blocked, so the balancer needn't wait out the stuck threshold (relaxed, like the rest).
@@ -277,6 +284,8 @@ struct Local {
     /// thread fills the slot, so `false` means empty and spares an atomic swap on every poll;
     /// `true` may be stale (the balancer emptied the slot), which costs one swap that finds None.
     lifo_filled: Cell<bool>,
+    /// Whether this is its thread's current worker (see [`CURRENT`]).
+    active: Cell<bool>,
     /// Whether this worker counts in the sleepers' `num_searching` (it woke up with a token, or
     /// re-checked its way out of parking, and hasn't found a task yet).
     searching: Cell<bool>,
@@ -300,8 +309,25 @@ struct Local {
 }
 
 thread_local! {
-    /// The worker this thread is, while it runs its loop (and not inside a nested `block_on`).
-    static CURRENT: RefCell<Option<Rc<Local>>> = const { RefCell::new(None) };
+    /// The worker this thread runs, set once as the thread starts it. It is this thread's
+    /// current worker only while its `active` flag is up: from the start of its loop until it
+    /// exits, except inside a nested `block_on`. (A flag rather than taking the worker out of
+    /// a `RefCell`: every wake-up looks here, and a `OnceCell` and a flag cost it 5 fewer
+    /// instructions than the cell's borrow count; tuning log 51.)
+    static CURRENT: OnceCell<Rc<Local>> = const { OnceCell::new() };
+}
+
+/// Runs `f` with this thread's current worker, if it has one: see [`CURRENT`]. `None` also
+/// while this thread's locals are being destroyed.
+#[inline(always)]
+fn with_current<R>(f: impl FnOnce(Option<&Rc<Local>>) -> R) -> R {
+    let mut f = Some(f);
+    if let Ok(result) = CURRENT
+        .try_with(|current| (f.take().unwrap())(current.get().filter(|local| local.active.get())))
+    {
+        return result;
+    }
+    (f.take().unwrap())(None)
 }
 
 /// The schedule function of every task: see `queue.rs` for where a task goes. A wake-up on a
@@ -321,18 +347,17 @@ pub(crate) fn schedule_spawned(runnable: Runnable) {
 /// `SPAWNED`: count a spawn in this thread's counters (a compile-time choice, so wake-ups
 /// pay nothing for it).
 fn schedule_on<const SPAWNED: bool>(runnable: Runnable, lifo: bool) {
-    let mut runnable = Some(runnable);
-    // `try_with` fails only while this thread's locals are being destroyed; then this is not a
-    // running worker and the task goes to the injector like any other foreign wake-up.
-    let _ = CURRENT.try_with(|current| {
-        if let Some(local) = current.borrow().as_deref() {
-            if let Some(runnable) = runnable.take() {
-                if SPAWNED {
-                    Counters::bump_own(&local.shared.signals.counters.spawned);
-                }
-                local.push(runnable, lifo);
+    // Off a running worker (or while this thread's locals are being destroyed) the task goes
+    // to the injector like any other foreign wake-up.
+    let runnable = with_current(|current| match current {
+        Some(local) => {
+            if SPAWNED {
+                Counters::bump_own(&local.shared.signals.counters.spawned);
             }
+            local.push(runnable, lifo);
+            None
         }
+        None => Some(runnable),
     });
     if let Some(runnable) = runnable {
         let pool = pool();
@@ -345,24 +370,14 @@ fn schedule_on<const SPAWNED: bool>(runnable: Runnable, lifo: bool) {
 
 /// Runs `f` with this thread's task counters: its worker's, or `None` off the pool.
 pub(crate) fn with_counters<R>(f: impl FnOnce(Option<&Counters>) -> R) -> R {
-    let mut f = Some(f);
-    if let Ok(Some(result)) = CURRENT.try_with(|current| {
-        current
-            .borrow()
-            .as_deref()
-            .map(|local| (f.take().unwrap())(Some(&local.shared.signals.counters)))
-    }) {
-        return result;
-    }
-    (f.take().unwrap())(None)
+    with_current(|current| f(current.map(|local| &local.shared.signals.counters)))
 }
 
 /// Hides the current worker (if this is one) for the life of the returned guard: its local queue
 /// goes to the spill lane now, and tasks scheduled from this thread meanwhile go to the injector.
 pub(crate) fn suspend_current() -> Option<Suspended> {
-    let local = CURRENT
-        .try_with(|current| current.borrow_mut().take())
-        .ok()??;
+    let local = with_current(|current| current.cloned())?;
+    local.active.set(false);
     local
         .shared
         .signals
@@ -386,8 +401,9 @@ impl Drop for Suspended {
                 .in_block_on
                 .store(false, Ordering::Relaxed);
         }
-        let local = self.0.take();
-        let _ = CURRENT.try_with(|current| *current.borrow_mut() = local);
+        if let Some(local) = self.0.take() {
+            local.active.set(true);
+        }
     }
 }
 
@@ -435,6 +451,7 @@ impl Local {
         // (No batch from the injector to account for: `push`, the only way here, ended it.)
         self.queue.spill(spill, |n| n / 2);
         spill.push(runnable);
+        self.publish_len();
         // Cheap one-shot tasks: this worker drains the spill lane itself (it reads it every
         // `SPILL_INTERVAL` polls and whenever its queue runs dry).
         if !self.shared.signals.keep_home.load(Ordering::Relaxed) {
@@ -454,7 +471,19 @@ impl Local {
         self.grabbed.set(0);
         self.lifo_filled.set(false);
         let slot = self.shared.lifo.take().map(|runnable| spill.push(runnable));
-        usize::from(slot.is_some()) + self.queue.spill_all(spill)
+        let spilled = usize::from(slot.is_some()) + self.queue.spill_all(spill);
+        self.publish_len();
+        spilled
+    }
+
+    /// Publishes the local queue's length. Every [`LEN_PUBLISH_EVERY`]th poll does, and so
+    /// does every change of many tasks at once (a grab, a steal, a spill), so that a thief or
+    /// the balancer never misses a batch that just arrived or left.
+    fn publish_len(&self) {
+        self.shared
+            .signals
+            .local_len
+            .store(self.queue.len(), Ordering::Relaxed);
     }
 
     /// Takes the LIFO slot's task, counting the streak.
@@ -618,6 +647,7 @@ impl Local {
         let pool = self.pool;
         let spilled = self.queue.spill(&pool.spill, |n| n / 2);
         self.spilled_head(spilled);
+        self.publish_len();
         if spilled > 0 {
             pool.notify();
         }
@@ -643,6 +673,7 @@ impl Local {
             .stealer
             .steal_and_pop(self.queue.worker(), |n| n / 2)
             .ok()?;
+        self.publish_len();
         self.last_was_local.set(false);
         // The search ends here rather than in `found_work`, because only here is it known
         // whether the victim kept enough for another worker to steal.
@@ -695,14 +726,17 @@ impl Local {
             }
             queued += 1;
         }
+        self.publish_len();
         queued
     }
 
     /// Polls one task, publishing `poll_seq` around it. A panic that escapes `run` (one from a
     /// future's destructor, say) is caught here: the worker survives it (design.md §3.3).
     fn run(&self, runnable: Runnable) {
+        if self.ticks.get().is_multiple_of(LEN_PUBLISH_EVERY) {
+            self.publish_len();
+        }
         let signals = &self.shared.signals;
-        signals.local_len.store(self.queue.len(), Ordering::Relaxed);
         let seq = &signals.poll_seq;
         let before = seq.load(Ordering::Relaxed);
         seq.store(before + 1, Ordering::Relaxed);
@@ -718,7 +752,9 @@ impl Local {
     /// Called with a task in hand: stops searching, and if this was the last searcher while
     /// more work waits in a global lane, wakes another worker for it.
     fn found_work(&self) {
-        self.stop_searching(false);
+        if self.searching.get() {
+            self.stop_searching(false);
+        }
     }
 
     /// Stops searching (if this worker was); if it was the last searcher and more work waits
@@ -864,6 +900,7 @@ pub(crate) fn run(
         grabbed: Cell::new(0),
         lifo_streak: Cell::new(0),
         lifo_filled: Cell::new(false),
+        active: Cell::new(true),
         searching: Cell::new(searching),
         parked: Cell::new(false),
         backlog_since: Cell::new(None),
@@ -877,7 +914,9 @@ pub(crate) fn run(
         .shared
         .tid
         .store(crate::os::current_tid(), Ordering::Relaxed);
-    CURRENT.with(|current| *current.borrow_mut() = Some(local.clone()));
+    if CURRENT.with(|current| current.set(local.clone())).is_err() {
+        unreachable!("a thread runs one worker");
+    }
     let _exit = ExitGuard(&local);
     pool.balancer.poke();
     async_io::block_on(local.work());
@@ -890,7 +929,7 @@ impl Drop for ExitGuard<'_> {
     fn drop(&mut self) {
         let local = self.0;
         let pool = local.pool;
-        let _ = CURRENT.try_with(|current| current.borrow_mut().take());
+        local.active.set(false);
         let unwinding = std::thread::panicking();
         if unwinding {
             // Only a bug in the scheduler itself gets here; make sure nobody counts on us.
