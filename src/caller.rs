@@ -5,7 +5,7 @@
 //! thread sending into a channel that tasks drain) would otherwise sleep on a futex after every
 //! pending poll, and the task that answers it a few microseconds later pays for waking it: on
 //! a VM, tens of microseconds per exchange, and the two sides fall into lockstep. So before the
-//! thread parks, it watches for a wake-up for up to [`CALLER_SPIN_FOR`] (50 µs), with
+//! thread parks, it watches for a wake-up for up to [`CALLER_SPIN_FOR`] (100 µs), with
 //! the workers' adaptive back-off (`spin.rs`): a spin that sees nothing makes this thread skip
 //! the next 2^k spins, so a `block_on` waiting on a timer or a socket pays for one short spin
 //! now and then, not on every wait. Measured (BENCHMARKS.md, tuning log 10): smolscale 0.4's

@@ -188,7 +188,7 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
 /// workers, and if the call lasts, the balancer replaces it, so the pool keeps running (even
 /// with a single thread, see [`permanently_single_threaded`]).
 ///
-/// Each time the future is pending, the thread first spins for up to 50 µs watching for its
+/// Each time the future is pending, the thread first spins for up to 100 µs watching for its
 /// wake-up before it sleeps (a spin that sees nothing makes the next ones rarer), so a thread
 /// that trades messages with tasks doesn't pay a sleep and a wake-up per message.
 ///

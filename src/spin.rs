@@ -22,13 +22,17 @@ use std::time::{Duration, Instant};
 /// theirs). A worker waits for the next message or wake-up from outside: one hand-off.
 pub(crate) const SPIN_FOR: Duration = Duration::from_micros(20);
 
-/// How long one spin of a thread in `block_on` lasts at most: the top of design.md's range. Such
-/// a thread has nothing else to do, and what it waits for is often work it gave the pool (a
-/// chain of spawns, a message around a ring of tasks), which takes longer than one hand-off.
-/// Measured against 20 µs (BENCHMARKS.md, tuning log 16): a 300-task ring 52 -> 35 µs, a chain
-/// of 1000 spawns 56 -> 39 µs, the rest unchanged; a wait that keeps taking longer backs off
-/// as any other.
-pub(crate) const CALLER_SPIN_FOR: Duration = Duration::from_micros(50);
+/// How long one spin of a thread in `block_on` lasts at most. Such a thread is no searcher (design
+/// §4's 10-50 µs bound is for those): it has nothing else to do, and what it waits for is often
+/// work it gave the pool (a chain of spawns, a message around a ring of tasks), which includes
+/// waking a parked worker (30-50 µs on a VM) before the work itself runs. A spin shorter than
+/// that sum misses, backs off, and the caller then sleeps while the worker that answers it
+/// parks too, so every later exchange pays two wake-ups and keeps missing: a stable slow mode.
+/// Measured (BENCHMARKS.md, tuning logs 16 and 52): 20 -> 50 µs took a 300-task ring from 52 to
+/// 35 µs; 50 -> 100 µs took the share of its iterations in which `main` slept from 6-72 % per
+/// process to at most 1 %, and its slow repetitions (80-160 µs) away. A wait that keeps taking
+/// longer backs off as any other.
+pub(crate) const CALLER_SPIN_FOR: Duration = Duration::from_micros(100);
 
 /// How long a thread in `block_on` spins before it starts yielding its core between looks.
 /// Its spin takes a core; when the pool's workers and the caller outnumber the cores, that core
