@@ -32,11 +32,14 @@ mod workload;
 
 use std::process::ExitCode;
 
+/// The ring of `ss04.context_switch_quiet` and the sleep counters, for `examples/ring_sleeps.rs`.
+pub use micro::TASKS as RING_TASKS;
 /// The tokio-suite sizes that `examples/spread.rs` replays, so its diagnosis runs the same work.
 pub use micro::{NUM_SPAWN, NUM_YIELD, YIELD_TASKS};
 /// The `timer_lateness` load and its percentiles, which `examples/timer_wakers.rs` replays.
 pub use scenarios::{busy_forever, BUSY_TASKS, TIMER};
 pub use stats::percentile;
+pub use sys::{thread_usage, usage, Usage};
 
 /// The benchmark binary's `main`.
 pub fn main() -> ExitCode {

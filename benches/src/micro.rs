@@ -27,7 +27,7 @@ use crate::workload::MetricSpec;
 
 // smolscale 0.4.16, benches/my_benchmark.rs.
 /// Tasks in `yield_now`, and in the rings/busy sets of the context-switch workloads.
-const TASKS: usize = 300;
+pub const TASKS: usize = 300;
 /// Yields per task in `yield_now`.
 const STEPS: usize = 300;
 /// Tasks in `spawn_many`.

@@ -34,11 +34,20 @@ impl std::ops::Sub for Usage {
 
 /// CPU time and sleeps of every thread of this process so far.
 pub fn usage() -> Usage {
+    rusage(libc::RUSAGE_SELF)
+}
+
+/// CPU time and sleeps of the calling thread so far.
+pub fn thread_usage() -> Usage {
+    rusage(libc::RUSAGE_THREAD)
+}
+
+fn rusage(who: libc::c_int) -> Usage {
     // SAFETY: `rusage` is plain old data, so all-zero bytes are a valid value, and getrusage
     // only writes into the struct we pass it.
     let usage = unsafe {
         let mut usage: libc::rusage = std::mem::zeroed();
-        let rc = libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        let rc = libc::getrusage(who, &mut usage);
         assert_eq!(
             rc,
             0,
