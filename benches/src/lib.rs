@@ -32,8 +32,11 @@ mod workload;
 
 use std::process::ExitCode;
 
+/// The executors and workload bodies `examples/instructions.rs` counts instructions of.
+pub use executors::{Executor, Smolscale, Smolscale04};
 /// The ring of `ss04.context_switch_quiet` and the sleep counters, for `examples/ring_sleeps.rs`.
 pub use micro::TASKS as RING_TASKS;
+pub use micro::{spawn_and_await, spawn_remote, yielders};
 /// The tokio-suite sizes that `examples/spread.rs` replays, so its diagnosis runs the same work.
 pub use micro::{NUM_SPAWN, NUM_YIELD, YIELD_TASKS};
 /// The `timer_lateness` load and its percentiles, which `examples/timer_wakers.rs` replays.

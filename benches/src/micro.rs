@@ -287,33 +287,37 @@ fn spawn_one<E: Executor>(ex: E, budget: &Budget) -> f64 {
 }
 
 fn spawn_many<E: Executor>(ex: E, budget: &Budget) -> f64 {
-    budget.median_us(|| {
-        ex.block_on(async move {
-            let tasks: Vec<_> = (0..LIGHT_TASKS).map(|_| ex.spawn(async {})).collect();
-            for task in tasks {
-                task.await;
-            }
-        })
-    })
+    budget.median_us(|| ex.block_on(spawn_and_await(ex, LIGHT_TASKS)))
+}
+
+/// Spawns `count` empty tasks from the current task or thread and awaits them in order
+/// (`spawn_many`; `examples/instructions.rs` too).
+pub async fn spawn_and_await<E: Executor>(ex: E, count: usize) {
+    let tasks: Vec<_> = (0..count).map(|_| ex.spawn(async {})).collect();
+    for task in tasks {
+        task.await;
+    }
 }
 
 fn yield_tasks<E: Executor>(ex: E, budget: &Budget) -> f64 {
-    budget.median_us(|| {
-        ex.block_on(async move {
-            let tasks: Vec<_> = (0..TASKS)
-                .map(|_| {
-                    ex.spawn(async {
-                        for _ in 0..STEPS {
-                            yield_now().await;
-                        }
-                    })
-                })
-                .collect();
-            for task in tasks {
-                task.await;
-            }
+    budget.median_us(|| ex.block_on(yielders(ex, TASKS, STEPS)))
+}
+
+/// Spawns `tasks` tasks that each yield `yields` times, and awaits them all (`yield_now`;
+/// `examples/instructions.rs` too).
+pub async fn yielders<E: Executor>(ex: E, tasks: usize, yields: usize) {
+    let tasks: Vec<_> = (0..tasks)
+        .map(|_| {
+            ex.spawn(async move {
+                for _ in 0..yields {
+                    yield_now().await;
+                }
+            })
         })
-    })
+        .collect();
+    for task in tasks {
+        task.await;
+    }
 }
 
 fn fanout<E: Executor>(ex: E, budget: &Budget) -> f64 {
@@ -432,7 +436,7 @@ fn spawn_many_local<E: Executor>(ex: E, budget: &Budget) -> f64 {
 }
 
 /// Spawns `count` empty tasks from the calling thread, then awaits them all in `block_on`.
-fn spawn_remote<E: Executor>(ex: E, count: usize) {
+pub fn spawn_remote<E: Executor>(ex: E, count: usize) {
     let tasks: Vec<_> = (0..count).map(|_| ex.spawn(async {})).collect();
     ex.block_on(async move {
         for task in tasks {
