@@ -386,24 +386,21 @@ pub(crate) fn suspend_current() -> Option<Suspended> {
     if local.spill_all() > 0 {
         local.pool.notify();
     }
-    Some(Suspended(Some(local)))
+    Some(Suspended(local))
 }
 
 /// Restores the worker hidden by [`suspend_current`].
-pub(crate) struct Suspended(Option<Rc<Local>>);
+pub(crate) struct Suspended(Rc<Local>);
 
 impl Drop for Suspended {
     fn drop(&mut self) {
-        if let Some(local) = &self.0 {
-            local
-                .shared
-                .signals
-                .in_block_on
-                .store(false, Ordering::Relaxed);
-        }
-        if let Some(local) = self.0.take() {
-            local.active.set(true);
-        }
+        let local = &self.0;
+        local
+            .shared
+            .signals
+            .in_block_on
+            .store(false, Ordering::Relaxed);
+        local.active.set(true);
     }
 }
 
