@@ -11,10 +11,11 @@
 //!    are missing, each taking a token from a bucket (a burst of `2 × target`, then one per
 //!    25 ms, backing off to 250 ms while starts continue) and never beyond `max_threads`. A stuck
 //!    worker counts as blocked if it declared a nested `block_on`, or if the kernel says its
-//!    thread sleeps, or has had more than half of a 20 ms window on a CPU (`os.rs`; where the
+//!    thread sleeps, or has had more than half of a 20 ms window on a CPU, or has run on a CPU
+//!    for the stuck threshold again since the balancer first looked (`os.rs`; where the
 //!    kernel can't be asked, every stuck worker counts). A thread that is runnable but gets
 //!    little CPU is preempted, not blocked: another thread would share the same cores, so it
-//!    gets none (its queue is still moved).
+//!    gets none (its queue is still moved), unless its poll keeps burning CPU that long.
 //! 3. **Imbalance.** A running worker whose queue is longer than 117 % of the average, and by
 //!    at least 2 tasks, gives half the difference (at most 64 tasks) to the spill lane
 //!    (Linux's `imbalance_pct`; tokio's and smolscale 0.4's "steal half, at most 64").
@@ -145,6 +146,10 @@ struct Observation {
     /// time then: [`CPU_WINDOW`] later, the CPU time it gained tells a CPU-bound poll from a
     /// thread waiting for a CPU.
     runnable_since: Option<(Instant, u64)>,
+    /// The thread's CPU time when this poll was first found runnable past the stuck threshold:
+    /// a poll that has since run on a CPU for the threshold again is a long poll, however
+    /// little of each window it got.
+    first_cpu_ns: Option<u64>,
 }
 
 impl Observation {
@@ -155,6 +160,7 @@ impl Observation {
             tick,
             blocked: false,
             runnable_since: None,
+            first_cpu_ns: None,
         }
     }
 
@@ -169,20 +175,29 @@ impl Observation {
     }
 
     /// Judges this poll, in progress for at least the stuck threshold, from its thread's
-    /// state: blocked if the thread sleeps in the kernel, or if it had more than half of the
-    /// window since the previous look on a CPU. A thread that is runnable but gets little CPU is
-    /// waiting for one (preempted, throttled): a replacement thread would only compete for the
-    /// same cores. Where the kernel can't be asked, every long poll counts as blocked.
-    fn judge(&mut self, state: ThreadState, now: Instant) -> bool {
+    /// state: blocked if the thread sleeps in the kernel, if it had more than half of the
+    /// window since the previous look on a CPU, or if it has run on a CPU for `threshold` since
+    /// the first look. A thread that is runnable but gets little CPU is waiting for one
+    /// (preempted, throttled), and a replacement thread would only compete for the same cores;
+    /// but only while its poll is short: a poll that keeps burning CPU, however thinly the
+    /// cores are shared, holds its worker for good, and the tasks queued behind it would
+    /// otherwise wait for it to end (on 2 cores shared with four other busy threads, each
+    /// thread got a third of a core, and a timer task starved for the whole second its
+    /// neighbours spun). Where the kernel can't be asked, every long poll counts as blocked.
+    fn judge(&mut self, state: ThreadState, now: Instant, threshold: Duration) -> bool {
         self.blocked = match state {
             ThreadState::Blocked | ThreadState::Unknown => true,
-            ThreadState::Runnable { cpu_ns } => match self.runnable_since.replace((now, cpu_ns)) {
-                None => false,
-                Some((at, before)) => {
-                    let wall = now.duration_since(at).as_nanos();
-                    u128::from(cpu_ns.saturating_sub(before)) * 2 > wall
+            ThreadState::Runnable { cpu_ns } => {
+                let first = *self.first_cpu_ns.get_or_insert(cpu_ns);
+                let burned = Duration::from_nanos(cpu_ns.saturating_sub(first));
+                match self.runnable_since.replace((now, cpu_ns)) {
+                    None => false,
+                    Some((at, before)) => {
+                        let wall = now.duration_since(at).as_nanos();
+                        u128::from(cpu_ns.saturating_sub(before)) * 2 > wall || burned >= threshold
+                    }
                 }
-            },
+            }
         };
         self.blocked
     }
@@ -341,7 +356,8 @@ impl Balancer {
                 let tid = worker.tid.load(Ordering::Relaxed);
                 if declared
                     || seen.blocked
-                    || (seen.look_due(now) && seen.judge(thread_state(tid), now))
+                    || (seen.look_due(now)
+                        && seen.judge(thread_state(tid), now, pool.config.stuck_threshold))
                 {
                     blocked += 1;
                 } else {
@@ -591,6 +607,7 @@ mod tests {
     use super::*;
 
     const MS: u64 = 1_000_000;
+    const THRESHOLD: Duration = Duration::from_millis(5);
 
     #[test]
     fn a_sleeping_or_unknown_thread_is_blocked_at_once() {
@@ -598,7 +615,7 @@ mod tests {
         for state in [ThreadState::Blocked, ThreadState::Unknown] {
             let mut seen = Observation::new(1, now, 1);
             assert!(seen.look_due(now));
-            assert!(seen.judge(state, now));
+            assert!(seen.judge(state, now, THRESHOLD));
             assert!(seen.blocked && !seen.look_due(now), "judged once per poll");
         }
     }
@@ -608,7 +625,7 @@ mod tests {
         let start = Instant::now();
         let mut seen = Observation::new(1, start, 1);
         // First look: runnable, nothing to compare with yet.
-        assert!(!seen.judge(ThreadState::Runnable { cpu_ns: 100 * MS }, start));
+        assert!(!seen.judge(ThreadState::Runnable { cpu_ns: 100 * MS }, start, THRESHOLD));
         assert!(
             !seen.look_due(start + CPU_WINDOW / 2),
             "no look within the window"
@@ -617,16 +634,67 @@ mod tests {
         // Preempted: 2 ms of CPU in the window. Not blocked; the window starts again.
         let later = start + CPU_WINDOW;
         assert!(seen.look_due(later));
-        assert!(!seen.judge(ThreadState::Runnable { cpu_ns: 102 * MS }, later));
+        assert!(!seen.judge(ThreadState::Runnable { cpu_ns: 102 * MS }, later, THRESHOLD));
         assert!(!seen.look_due(later + CPU_WINDOW / 2));
 
         // Then it spins: 15 ms of the next 20. Blocked (a CPU-bound poll).
         let end = later + CPU_WINDOW;
-        assert!(seen.judge(ThreadState::Runnable { cpu_ns: 117 * MS }, end));
+        assert!(seen.judge(ThreadState::Runnable { cpu_ns: 117 * MS }, end, THRESHOLD));
+    }
 
-        // Or it falls asleep in the kernel: blocked too.
+    #[test]
+    fn a_poll_that_keeps_burning_cpu_on_shared_cores_is_blocked() {
+        let start = Instant::now();
+        let mut seen = Observation::new(1, start, 1);
+        assert!(!seen.judge(ThreadState::Runnable { cpu_ns: 100 * MS }, start, THRESHOLD));
+        // A third of each window (six busy threads on two cores): preempted, by its share...
+        let one = start + CPU_WINDOW;
+        assert!(!seen.judge(ThreadState::Runnable { cpu_ns: 104 * MS }, one, THRESHOLD));
+        // ...until the poll has burned the stuck threshold since the first look: a long poll.
+        let two = one + CPU_WINDOW;
+        assert!(seen.judge(ThreadState::Runnable { cpu_ns: 108 * MS }, two, THRESHOLD));
+    }
+
+    #[test]
+    fn a_short_poll_waiting_for_a_cpu_is_not_blocked() {
+        let start = Instant::now();
+        let mut seen = Observation::new(1, start, 1);
+        assert!(!seen.judge(ThreadState::Runnable { cpu_ns: 100 * MS }, start, THRESHOLD));
+        // Barely runs for several windows: whatever the wait, not a long poll.
+        for window in 1..10u32 {
+            let at = start + CPU_WINDOW * window;
+            let cpu_ns = 100 * MS + u64::from(window) * MS / 4;
+            assert!(!seen.judge(ThreadState::Runnable { cpu_ns }, at, THRESHOLD));
+        }
+    }
+
+    #[test]
+    fn the_cpu_burned_counts_per_poll() {
+        let start = Instant::now();
+        let mut seen = Observation::new(1, start, 1);
+        assert!(!seen.judge(ThreadState::Runnable { cpu_ns: 100 * MS }, start, THRESHOLD));
+        assert!(!seen.judge(
+            ThreadState::Runnable { cpu_ns: 104 * MS },
+            start + CPU_WINDOW,
+            THRESHOLD
+        ));
+        // The next poll starts from its own first look, not from the last one's.
+        let mut seen = Observation::new(3, start + CPU_WINDOW, 2);
+        assert!(!seen.judge(
+            ThreadState::Runnable { cpu_ns: 104 * MS },
+            start + CPU_WINDOW,
+            THRESHOLD
+        ));
+        let later = start + CPU_WINDOW * 2;
+        assert!(!seen.judge(ThreadState::Runnable { cpu_ns: 108 * MS }, later, THRESHOLD));
+    }
+
+    #[test]
+    fn a_thread_that_falls_asleep_is_blocked() {
+        let start = Instant::now();
         let mut seen = Observation::new(3, start, 1);
-        assert!(!seen.judge(ThreadState::Runnable { cpu_ns: MS }, start));
-        assert!(seen.judge(ThreadState::Blocked, start + CPU_WINDOW));
+        // Runnable at the first look, then asleep in the kernel.
+        assert!(!seen.judge(ThreadState::Runnable { cpu_ns: MS }, start, THRESHOLD));
+        assert!(seen.judge(ThreadState::Blocked, start + CPU_WINDOW, THRESHOLD));
     }
 }
