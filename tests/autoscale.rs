@@ -8,7 +8,9 @@ mod common;
 use std::sync::MutexGuard;
 use std::time::{Duration, Instant};
 
-use common::{block_on_within, capture_logs, install_once, logged, wait_until, within};
+use common::{
+    block_on_within, capture_logs, heartbeat_beside_spinners, install_once, logged, wait_until,
+};
 
 const LIMIT: Duration = Duration::from_secs(60);
 const RETIRE_AFTER: Duration = Duration::from_millis(500);
@@ -71,35 +73,13 @@ fn a_tiny_task_runs_promptly_behind_blocked_workers() {
 #[test]
 fn spinning_tasks_do_not_stop_a_timer_heartbeat() {
     let _serial = serial();
-    let worst_gap = block_on_within(LIMIT, "heartbeat beside spinners", async {
-        let heartbeat = smolscale::spawn(async {
-            let mut worst = Duration::ZERO;
-            let end = Instant::now() + Duration::from_millis(1200);
-            let mut last = Instant::now();
-            while Instant::now() < end {
-                async_io::Timer::after(Duration::from_millis(10)).await;
-                worst = worst.max(last.elapsed());
-                last = Instant::now();
-            }
-            worst
-        });
-        // One task per CPU that spins for a second without yielding.
-        let spinners: Vec<_> = (0..cpus())
-            .map(|_| {
-                smolscale::spawn(async {
-                    let start = Instant::now();
-                    while start.elapsed() < Duration::from_secs(1) {
-                        std::hint::spin_loop();
-                    }
-                })
-            })
-            .collect();
-        let worst = within(LIMIT, "heartbeat", heartbeat).await;
-        for spinner in spinners {
-            spinner.await;
-        }
-        worst
-    });
+    // One task per CPU that spins for a second without yielding.
+    let worst_gap = heartbeat_beside_spinners(
+        LIMIT,
+        Duration::from_millis(1200),
+        cpus(),
+        Duration::from_secs(1),
+    );
     assert!(
         worst_gap < Duration::from_millis(250),
         "a 10 ms heartbeat went {worst_gap:?} without a beat"

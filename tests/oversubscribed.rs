@@ -6,11 +6,9 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{block_on_within, within};
+use common::{heartbeat_beside_spinners, BusyThreads};
 
 const LIMIT: Duration = Duration::from_secs(60);
 /// How long each task in the pool spins without yielding.
@@ -22,51 +20,10 @@ fn a_timer_heartbeat_survives_spinning_tasks_on_shared_cores() {
 
     // Two busy threads per CPU outside the pool: with the pool's spinners, every thread gets
     // about a third of a core, less than the half that marks a poll as CPU-bound in one window.
-    let stop = Arc::new(AtomicBool::new(false));
-    let outside: Vec<_> = (0..2 * cpus)
-        .map(|_| {
-            let stop = stop.clone();
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    std::hint::spin_loop();
-                }
-            })
-        })
-        .collect();
-
-    let worst_gap = block_on_within(LIMIT, "heartbeat beside spinners", async {
-        let heartbeat = smolscale::spawn(async {
-            let mut worst = Duration::ZERO;
-            let end = Instant::now() + SPIN_FOR;
-            let mut last = Instant::now();
-            while Instant::now() < end {
-                async_io::Timer::after(Duration::from_millis(10)).await;
-                worst = worst.max(last.elapsed());
-                last = Instant::now();
-            }
-            worst
-        });
-        // One task per CPU that spins without yielding: every worker is held by one.
-        let spinners: Vec<_> = (0..cpus)
-            .map(|_| {
-                smolscale::spawn(async {
-                    let start = Instant::now();
-                    while start.elapsed() < SPIN_FOR {
-                        std::hint::spin_loop();
-                    }
-                })
-            })
-            .collect();
-        let worst = within(LIMIT, "heartbeat", heartbeat).await;
-        for spinner in spinners {
-            spinner.await;
-        }
-        worst
-    });
-    stop.store(true, Ordering::Relaxed);
-    for thread in outside {
-        thread.join().unwrap();
-    }
+    let outside = BusyThreads::start(2 * cpus);
+    // One task per CPU that spins without yielding: every worker is held by one.
+    let worst_gap = heartbeat_beside_spinners(LIMIT, SPIN_FOR, cpus, SPIN_FOR);
+    drop(outside);
 
     // Before the fix the heartbeat waited for the spinners to finish: a gap of the whole
     // `SPIN_FOR`. A replacement worker comes within a few CPU windows (20 ms each).

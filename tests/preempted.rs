@@ -6,11 +6,9 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{block_on_within, install_once};
+use common::{block_on_within, install_once, BusyThreads};
 
 const LIMIT: Duration = Duration::from_secs(60);
 /// How long the pool runs short polls on the oversubscribed machine.
@@ -27,17 +25,7 @@ fn preempted_workers_get_no_replacement() {
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
 
     // Four spinning threads per CPU: each worker gets a CPU only a fraction of the time.
-    let stop = Arc::new(AtomicBool::new(false));
-    let spinners: Vec<_> = (0..4 * cpus)
-        .map(|_| {
-            let stop = stop.clone();
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    std::hint::spin_loop();
-                }
-            })
-        })
-        .collect();
+    let spinners = BusyThreads::start(4 * cpus);
 
     // Only short polls: tasks that yield until the deadline. Meanwhile, watch for workers that
     // look stuck (the premise of the test: preemption happened).
@@ -62,10 +50,7 @@ fn preempted_workers_get_no_replacement() {
         }
         max_stuck
     });
-    stop.store(true, Ordering::Relaxed);
-    for spinner in spinners {
-        spinner.join().unwrap();
-    }
+    drop(spinners);
 
     let stats = smolscale::stats();
     assert!(

@@ -199,3 +199,75 @@ pub fn serial() -> MutexGuard<'static, ()> {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
+
+/// Busy threads outside the pool, spinning until dropped (the dropping joins them): an
+/// oversubscribed machine, on which the pool's threads get a CPU only part of the time.
+pub struct BusyThreads {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl BusyThreads {
+    pub fn start(count: usize) -> Self {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let threads = (0..count)
+            .map(|_| {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        std::hint::spin_loop();
+                    }
+                })
+            })
+            .collect();
+        Self { stop, threads }
+    }
+}
+
+impl Drop for BusyThreads {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Runs a task beating every 10 ms on an async-io timer for `beat_for`, beside `spinners`
+/// tasks that each spin for `spin_for` without yielding; returns the longest gap between two
+/// beats. Every wait is bounded by `limit`.
+pub fn heartbeat_beside_spinners(
+    limit: Duration,
+    beat_for: Duration,
+    spinners: usize,
+    spin_for: Duration,
+) -> Duration {
+    block_on_within(limit, "heartbeat beside spinners", async move {
+        let heartbeat = smolscale::spawn(async move {
+            let mut worst = Duration::ZERO;
+            let end = Instant::now() + beat_for;
+            let mut last = Instant::now();
+            while Instant::now() < end {
+                async_io::Timer::after(Duration::from_millis(10)).await;
+                worst = worst.max(last.elapsed());
+                last = Instant::now();
+            }
+            worst
+        });
+        let spinners: Vec<_> = (0..spinners)
+            .map(|_| {
+                smolscale::spawn(async move {
+                    let start = Instant::now();
+                    while start.elapsed() < spin_for {
+                        std::hint::spin_loop();
+                    }
+                })
+            })
+            .collect();
+        let worst = within(limit, "heartbeat", heartbeat).await;
+        for spinner in spinners {
+            spinner.await;
+        }
+        worst
+    })
+}
