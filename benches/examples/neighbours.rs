@@ -23,7 +23,7 @@ use std::sync::OnceLock;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use smolscale_bench::{NUM_YIELD, YIELD_TASKS};
+use smolscale_bench::{Executor, Smolscale, Smolscale04, NUM_YIELD, YIELD_TASKS};
 
 /// The polls whose thread is recorded.
 const SAMPLED: [usize; 4] = [1, 10, 100, 500];
@@ -120,55 +120,34 @@ fn neighbours() -> ([usize; SAMPLED.len()], usize) {
     (splits, crossed)
 }
 
-fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: neighbours smolscale|smolscale-0.4 [ITERATIONS]";
-    let executor = args.first().expect(usage).clone();
-    let iterations: usize = args.get(1).map_or(300, |n| n.parse().expect(usage));
-    // Every task signals through the channel when it is done; the spawner waits for all.
-    type Spawn = Box<dyn Fn(Yielder, async_channel::Sender<()>)>;
-    let spawn: Spawn = match executor.as_str() {
-        "smolscale" => Box::new(|y, tx| {
-            smolscale::spawn(async move {
-                y.await;
-                tx.try_send(()).expect("room for every task");
-            })
-            .detach()
-        }),
-        "smolscale-0.4" => Box::new(|y, tx| {
-            smolscale04::spawn(async move {
-                y.await;
-                tx.try_send(()).expect("room for every task");
-            })
-            .detach()
-        }),
-        _ => panic!("{usage}"),
-    };
-    let smolscale = executor == "smolscale";
-    let run = |_: ()| {
-        let (done_tx, done_rx) = async_channel::bounded::<()>(YIELD_TASKS);
-        let begin = Instant::now();
-        for index in 0..YIELD_TASKS {
-            spawn(Yielder { index, polls: 0 }, done_tx.clone());
+/// One iteration of the suite's `yield_many` with recorded tasks; returns its wall time.
+fn iteration<E: Executor>(ex: E) -> Duration {
+    let (done_tx, done_rx) = async_channel::bounded::<()>(YIELD_TASKS);
+    let begin = Instant::now();
+    for index in 0..YIELD_TASKS {
+        let done_tx = done_tx.clone();
+        ex.spawn(async move {
+            Yielder { index, polls: 0 }.await;
+            done_tx.try_send(()).expect("room for every task");
+        })
+        .detach();
+    }
+    ex.block_on(async move {
+        for _ in 0..YIELD_TASKS {
+            done_rx.recv().await.expect("every task signals");
         }
-        let wait = async move {
-            for _ in 0..YIELD_TASKS {
-                done_rx.recv().await.expect("every task signals");
-            }
-        };
-        if smolscale {
-            smolscale::block_on(wait);
-        } else {
-            smolscale04::block_on(wait);
-        }
-        begin.elapsed()
-    };
+    });
+    begin.elapsed()
+}
+
+/// Prints one line per iteration and the summary (see the module docs).
+fn probe<E: Executor>(ex: E, name: &str, iterations: usize) {
     for _ in 0..WARMUP {
-        run(());
+        iteration(ex);
     }
     let mut rows = Vec::with_capacity(iterations);
     for _ in 0..iterations {
-        let wall = run(());
+        let wall = iteration(ex);
         let (splits, crossed) = neighbours();
         println!(
             "{:.0} {} {}",
@@ -178,32 +157,38 @@ fn main() {
         );
         rows.push((wall, crossed));
     }
-    let mut by_crossed = rows.clone();
-    by_crossed.sort_by_key(|row| row.1);
-    let median_crossed = by_crossed[by_crossed.len() / 2].1;
-    let median = |walls: &mut Vec<Duration>| -> f64 {
+    let mut crossings: Vec<usize> = rows.iter().map(|row| row.1).collect();
+    crossings.sort_unstable();
+    let median_crossed = crossings[crossings.len() / 2];
+    // Median wall time (µs) of the iterations whose crossed lines pass `keep`.
+    let median = |keep: &dyn Fn(usize) -> bool| -> (usize, f64) {
+        let mut walls: Vec<Duration> = rows
+            .iter()
+            .filter(|row| keep(row.1))
+            .map(|row| row.0)
+            .collect();
         walls.sort();
-        walls
+        let median = walls
             .get(walls.len() / 2)
-            .map_or(f64::NAN, |w| w.as_secs_f64() * 1e6)
+            .map_or(f64::NAN, |w| w.as_secs_f64() * 1e6);
+        (walls.len(), median)
     };
-    let mut fewer: Vec<Duration> = rows
-        .iter()
-        .filter(|r| r.1 < median_crossed)
-        .map(|r| r.0)
-        .collect();
-    let mut more: Vec<Duration> = rows
-        .iter()
-        .filter(|r| r.1 > median_crossed)
-        .map(|r| r.0)
-        .collect();
-    let mut all: Vec<Duration> = rows.iter().map(|r| r.0).collect();
+    let (_, all) = median(&|_| true);
+    let (fewer, below) = median(&|crossed| crossed < median_crossed);
+    let (more, above) = median(&|crossed| crossed > median_crossed);
     eprintln!(
-        "{executor}: median {:.0} µs; crossed lines median {median_crossed}: below it {} iterations at {:.0} µs, above it {} at {:.0} µs",
-        median(&mut all),
-        fewer.len(),
-        median(&mut fewer),
-        more.len(),
-        median(&mut more),
+        "{name}: median {all:.0} µs; crossed lines median {median_crossed}: below it {fewer} \
+         iterations at {below:.0} µs, above it {more} at {above:.0} µs"
     );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let usage = "usage: neighbours smolscale|smolscale-0.4 [ITERATIONS]";
+    let iterations: usize = args.get(1).map_or(300, |n| n.parse().expect(usage));
+    match args.first().map(String::as_str) {
+        Some(name @ "smolscale") => probe(Smolscale, name, iterations),
+        Some(name @ "smolscale-0.4") => probe(Smolscale04, name, iterations),
+        _ => panic!("{usage}"),
+    }
 }
