@@ -76,10 +76,18 @@ async fn tiny_burst(n: usize) -> usize {
 /// in 200 tries).
 ///
 /// An optimised build always should get there (its tiny tasks take tens of nanoseconds against
-/// the verdict's 200); an unoptimised one may never, its tasks costing more than the threshold.
-/// The tests' assertions must hold either way; `cargo test --release` (in `.ci/run`) runs
-/// them from the harder state.
+/// the verdict's 200). An unoptimised one never does, so it doesn't try: its tasks cost more
+/// than the threshold (measured: a burst of 2000 spawned and run in 1.2 ms, and a worker
+/// instrumented to report its cheap samples reported none in three runs). There, two bursts
+/// staying home only say that the other worker was slow to wake: with two busy threads beside
+/// the tests, 2 runs of 10 got through the warm-up that way and then saw every task of every
+/// round run elsewhere, which is right for tasks that are not cheap. The tests' assertions
+/// must hold either way; `cargo test --release` (in `.ci/run`) runs them from the harder
+/// state.
 async fn warm_up_cheap() -> bool {
+    if cfg!(debug_assertions) {
+        return false;
+    }
     let mut in_a_row = 0;
     for _ in 0..100 {
         for _ in 0..20 {
