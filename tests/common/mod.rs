@@ -13,7 +13,10 @@ pub async fn within<T>(limit: Duration, what: &str, future: impl Future<Output =
     future
         .or(async {
             async_io::Timer::after(limit).await;
-            panic!("timed out after {limit:?}: {what}");
+            panic!(
+                "timed out after {limit:?}: {what} (the pool then: {:?})",
+                smolscale::stats()
+            );
         })
         .await
 }
@@ -37,11 +40,16 @@ pub fn spawn_and_sum(limit: Duration, what: &str, n: u64) {
     assert_eq!(sum, n * n.saturating_sub(1) / 2, "{what}: outputs missing");
 }
 
-/// Waits until `condition` holds, polling every millisecond; panics after `limit`.
+/// Waits until `condition` holds, polling every millisecond; panics after `limit`, showing
+/// the pool's state then.
 pub fn wait_until(limit: Duration, what: &str, mut condition: impl FnMut() -> bool) {
     let start = Instant::now();
     while !condition() {
-        assert!(start.elapsed() < limit, "timed out after {limit:?}: {what}");
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?}: {what} (the pool then: {:?})",
+            smolscale::stats()
+        );
         std::thread::sleep(Duration::from_millis(1));
     }
 }
