@@ -27,7 +27,9 @@
 //!    worker's next cheap verdict), unless that poll overflowed the worker's queue: a loop
 //!    spawning a burst is not the burst, and its length is no sign of what the tasks cost.
 //! 4. **Retirement.** While there are more un-stuck workers than the target, the worker parked
-//!    longest retires once it has been parked for the retirement period; one per tick.
+//!    longest retires once it has been parked for the retirement period; one per tick. A
+//!    worker told to retire counts as gone from then on, though its thread may take a while to
+//!    get a CPU and exit.
 //!
 //! # How it sleeps
 //! It ticks every 1 ms while a worker is stuck or a poll spans two samples, doubling the period
@@ -266,29 +268,7 @@ struct Balancer {
 /// The balancer thread's body.
 pub(crate) fn run(pool: &'static Pool) {
     pool.balancer.parker.register();
-    let half_threshold = pool.config.stuck_threshold / 2;
-    let max_period = MAX_PERIOD.min(half_threshold);
-    let mut balancer = Balancer {
-        pool,
-        observed: HashMap::new(),
-        scratch: LocalQueue::new(),
-        workers: Vec::new(),
-        running: Vec::new(),
-        ticks: 0,
-        period: MIN_PERIOD.min(max_period),
-        min_period: MIN_PERIOD.min(max_period),
-        max_period,
-        quiet_ticks: 0,
-        idle_ticks: 0,
-        bucket: TokenBucket {
-            tokens: BURST_PER_TARGET * pool.target(),
-            refill_every: REFILL_MIN,
-            last_refill: Instant::now(),
-        },
-        warned_cap: false,
-        reactor_look_at: pool.config.reactor_slice.map(|_| Instant::now()),
-        reactor_look_every: REACTOR_LOOK_FIRST,
-    };
+    let mut balancer = Balancer::new(pool);
     loop {
         let seen = balancer.tick(Instant::now());
         balancer.sleep(seen);
@@ -305,6 +285,32 @@ struct Seen {
 }
 
 impl Balancer {
+    fn new(pool: &'static Pool) -> Self {
+        let half_threshold = pool.config.stuck_threshold / 2;
+        let max_period = MAX_PERIOD.min(half_threshold);
+        Balancer {
+            pool,
+            observed: HashMap::new(),
+            scratch: LocalQueue::new(),
+            workers: Vec::new(),
+            running: Vec::new(),
+            ticks: 0,
+            period: MIN_PERIOD.min(max_period),
+            min_period: MIN_PERIOD.min(max_period),
+            max_period,
+            quiet_ticks: 0,
+            idle_ticks: 0,
+            bucket: TokenBucket {
+                tokens: BURST_PER_TARGET * pool.target(),
+                refill_every: REFILL_MIN,
+                last_refill: Instant::now(),
+            },
+            warned_cap: false,
+            reactor_look_at: pool.config.reactor_slice.map(|_| Instant::now()),
+            reactor_look_every: REACTOR_LOOK_FIRST,
+        }
+    }
+
     /// One sample and the repairs it calls for.
     fn tick(&mut self, now: Instant) -> Seen {
         let pool = self.pool;
@@ -326,7 +332,17 @@ impl Balancer {
         // Tasks were moved off a stuck worker this tick: they get a wake-up whatever else.
         let mut rescued = false;
         let mut polled = false;
+        // Workers told to retire that have not exited yet: they take no more work, so they
+        // count neither as running nor as stuck. Counted as running, a slow exit (its thread
+        // waiting for a CPU) kept the surplus looking unretired, and the next ticks retired
+        // more workers, down to below the target.
+        let mut leaving = 0;
         for (index, worker) in self.workers.iter().enumerate() {
+            // Only this thread sets `retire`, so a relaxed read sees every flag it set.
+            if worker.retire.load(Ordering::Relaxed) {
+                leaving += 1;
+                continue;
+            }
             let seq = worker.signals.poll_seq.load(Ordering::Relaxed);
             let seen = self.observed.entry(worker.id).or_insert_with(|| {
                 polled = true;
@@ -406,7 +422,7 @@ impl Balancer {
         let ticks = self.ticks;
         self.observed.retain(|_, seen| seen.tick == ticks);
 
-        let unstuck = self.workers.len() - stuck;
+        let unstuck = self.workers.len() - leaving - stuck;
         moved += self.even_out(unstuck, running_total);
         if moved > 0 {
             pool.moved.fetch_add(moved as u64, Ordering::Relaxed);
@@ -428,7 +444,7 @@ impl Balancer {
             if !kept_home {
                 pool.notify();
             }
-            let unblocked = self.workers.len() - blocked;
+            let unblocked = self.workers.len() - leaving - blocked;
             if blocked > 0 && unblocked < pool.target() && pool.sleepers.parked() == 0 {
                 self.replace(blocked, declared_stuck, pool.target() - unblocked, now);
             }
@@ -687,6 +703,51 @@ mod tests {
         ));
         let later = start + CPU_WINDOW * 2;
         assert!(!seen.judge(ThreadState::Runnable { cpu_ns: 108 * MS }, later, THRESHOLD));
+    }
+
+    #[test]
+    fn a_retired_worker_that_has_not_exited_yet_is_no_surplus() {
+        const RETIRE_AFTER: Duration = Duration::from_millis(200);
+        let config = crate::Builder::new()
+            .threads(1)
+            .stuck_threshold(THRESHOLD)
+            .retire_after(RETIRE_AFTER)
+            .reactor_slice(None)
+            .validate()
+            .unwrap();
+        let pool: &'static Pool = Box::leak(Box::new(Pool::new(config)));
+        // Target 1: one worker in a poll that never ends, two parked. Only one of the parked
+        // two is surplus.
+        let stuck = pool.add_threadless_worker();
+        stuck.signals.poll_seq.store(1, Ordering::Relaxed);
+        let parked = [pool.add_threadless_worker(), pool.add_threadless_worker()];
+        for worker in &parked {
+            worker.parked_at.store(pool.now_nanos(), Ordering::Relaxed);
+            assert!(pool.sleepers.begin_park(worker, false, || false));
+        }
+        let mut balancer = Balancer::new(pool);
+        let start = Instant::now();
+        balancer.tick(start);
+        // The first tick past both the stuck threshold and the retirement period retires the
+        // longest parked worker.
+        let later = start + RETIRE_AFTER + THRESHOLD;
+        balancer.tick(later);
+        assert!(
+            parked[0].retire.load(Ordering::Relaxed),
+            "the surplus worker retires"
+        );
+        assert_eq!(pool.sleepers.parked(), 1);
+        // Its thread has not exited yet (no CPU for it, say) when the next ticks come: the
+        // other parked worker is the only one left to run tasks, and must stay.
+        for tick in 1..=3 {
+            balancer.tick(later + MIN_PERIOD * tick);
+        }
+        assert!(
+            !parked[1].retire.load(Ordering::Relaxed),
+            "a second worker retired while the first was still leaving: no worker left to run \
+             tasks beside the stuck one"
+        );
+        assert_eq!(pool.sleepers.parked(), 1);
     }
 
     #[test]

@@ -136,7 +136,7 @@ pub(crate) struct Pool {
 }
 
 impl Pool {
-    fn new(config: Config) -> Self {
+    pub(crate) fn new(config: Config) -> Self {
         log::debug!("smolscale pool created: {config:?}");
         Self {
             config,
@@ -267,6 +267,17 @@ impl Pool {
         }
         // The balancer may be asleep counting on this thread being parked.
         self.balancer.poke();
+    }
+
+    /// Registers a worker with no thread behind it, for unit tests that drive the balancer's
+    /// ticks by hand and play the worker's part through its signals.
+    #[cfg(all(test, not(smolscale_loom)))]
+    pub(crate) fn add_threadless_worker(&self) -> Arc<WorkerShared> {
+        self.threads.fetch_add(1, Ordering::SeqCst);
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let shared = Arc::new(WorkerShared::new(id, LocalQueue::new().stealer()));
+        lock(&self.workers).push(shared.clone());
+        shared
     }
 
     /// Runs `f` on the current list of workers.
