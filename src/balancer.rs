@@ -386,6 +386,10 @@ impl Balancer {
                 let slot = worker.lifo.take().map(|runnable| pool.spill.push(runnable));
                 let n = usize::from(slot.is_some())
                     + steal_into(&worker.stealer, &self.scratch, &pool.spill, |n| n);
+                // The worker won't publish its emptied queue until its poll ends. Left at the
+                // length it had, that figure made every worker that ran dry aim its one steal
+                // at this empty queue (the longest published), and `stats()` count its tasks.
+                worker.signals.local_len.store(0, Ordering::Relaxed);
                 if n > 0 {
                     log::trace!(
                         "smolscale: moved {n} tasks off worker {} (stuck for {polling_for:?})",
@@ -705,9 +709,14 @@ mod tests {
         assert!(!seen.judge(ThreadState::Runnable { cpu_ns: 108 * MS }, later, THRESHOLD));
     }
 
-    #[test]
-    fn a_retired_worker_that_has_not_exited_yet_is_no_surplus() {
-        const RETIRE_AFTER: Duration = Duration::from_millis(200);
+    const RETIRE_AFTER: Duration = Duration::from_millis(200);
+
+    /// A pool of target 1 with no threads, for ticks driven by hand: one threadless worker in a
+    /// poll that never ends, with `stuck_len` tasks' worth of queue published, and two parked
+    /// ones (only one of them surplus).
+    fn hand_driven_pool(
+        stuck_len: usize,
+    ) -> (&'static Pool, Arc<WorkerShared>, [Arc<WorkerShared>; 2]) {
         let config = crate::Builder::new()
             .threads(1)
             .stuck_threshold(THRESHOLD)
@@ -716,15 +725,20 @@ mod tests {
             .validate()
             .unwrap();
         let pool: &'static Pool = Box::leak(Box::new(Pool::new(config)));
-        // Target 1: one worker in a poll that never ends, two parked. Only one of the parked
-        // two is surplus.
         let stuck = pool.add_threadless_worker();
         stuck.signals.poll_seq.store(1, Ordering::Relaxed);
+        stuck.signals.local_len.store(stuck_len, Ordering::Relaxed);
         let parked = [pool.add_threadless_worker(), pool.add_threadless_worker()];
         for worker in &parked {
             worker.parked_at.store(pool.now_nanos(), Ordering::Relaxed);
             assert!(pool.sleepers.begin_park(worker, false, || false));
         }
+        (pool, stuck, parked)
+    }
+
+    #[test]
+    fn a_retired_worker_that_has_not_exited_yet_is_no_surplus() {
+        let (pool, _stuck, parked) = hand_driven_pool(0);
         let mut balancer = Balancer::new(pool);
         let start = Instant::now();
         balancer.tick(start);
@@ -748,6 +762,25 @@ mod tests {
              tasks beside the stuck one"
         );
         assert_eq!(pool.sleepers.parked(), 1);
+    }
+
+    #[test]
+    fn a_stuck_workers_moved_queue_is_published_empty() {
+        let (pool, stuck, _parked) = hand_driven_pool(128);
+        let mut balancer = Balancer::new(pool);
+        let start = Instant::now();
+        balancer.tick(start);
+        balancer.tick(start + THRESHOLD);
+        assert_eq!(
+            stuck.signals.local_len.load(Ordering::Relaxed),
+            0,
+            "the stuck worker's queue was moved; a stale length draws every dry worker's steal"
+        );
+        assert_eq!(
+            pool.stats().queued_local,
+            0,
+            "nor do the stats count its tasks"
+        );
     }
 
     #[test]

@@ -200,7 +200,8 @@ pub(crate) struct Signals {
     /// balancer compares samples and needs no ordering with anything else.
     pub(crate) poll_seq: AtomicU64,
     /// Local queue length when one of the last [`LEN_PUBLISH_EVERY`] polls started, or after
-    /// the last grab, steal or spill if later (0 once parked). Relaxed; approximate by design.
+    /// the last grab, steal or spill if later (0 once parked, and 0 once the balancer has moved
+    /// the queue of a stuck worker). Relaxed; approximate by design.
     pub(crate) local_len: AtomicUsize,
     /// True while the task being polled sits in a nested `block_on`: the worker declared itself
     /// blocked, so the balancer needn't wait out the stuck threshold (relaxed, like the rest).
