@@ -629,6 +629,14 @@ mod tests {
     const MS: u64 = 1_000_000;
     const THRESHOLD: Duration = Duration::from_millis(5);
 
+    /// A poll's observation after a first look that found its thread runnable, with 100 ms of
+    /// CPU time so far: nothing to compare with yet, so not blocked.
+    fn runnable_at_first_look(start: Instant) -> Observation {
+        let mut seen = Observation::new(1, start, 1);
+        assert!(!seen.judge(ThreadState::Runnable { cpu_ns: 100 * MS }, start, THRESHOLD));
+        seen
+    }
+
     #[test]
     fn a_sleeping_or_unknown_thread_is_blocked_at_once() {
         let now = Instant::now();
@@ -643,9 +651,7 @@ mod tests {
     #[test]
     fn a_runnable_thread_is_judged_by_the_cpu_it_gets_over_a_window() {
         let start = Instant::now();
-        let mut seen = Observation::new(1, start, 1);
-        // First look: runnable, nothing to compare with yet.
-        assert!(!seen.judge(ThreadState::Runnable { cpu_ns: 100 * MS }, start, THRESHOLD));
+        let mut seen = runnable_at_first_look(start);
         assert!(
             !seen.look_due(start + CPU_WINDOW / 2),
             "no look within the window"
@@ -665,8 +671,7 @@ mod tests {
     #[test]
     fn a_poll_that_keeps_burning_cpu_on_shared_cores_is_blocked() {
         let start = Instant::now();
-        let mut seen = Observation::new(1, start, 1);
-        assert!(!seen.judge(ThreadState::Runnable { cpu_ns: 100 * MS }, start, THRESHOLD));
+        let mut seen = runnable_at_first_look(start);
         // A third of each window (six busy threads on two cores): preempted, by its share...
         let one = start + CPU_WINDOW;
         assert!(!seen.judge(ThreadState::Runnable { cpu_ns: 104 * MS }, one, THRESHOLD));
@@ -678,8 +683,7 @@ mod tests {
     #[test]
     fn a_short_poll_waiting_for_a_cpu_is_not_blocked() {
         let start = Instant::now();
-        let mut seen = Observation::new(1, start, 1);
-        assert!(!seen.judge(ThreadState::Runnable { cpu_ns: 100 * MS }, start, THRESHOLD));
+        let mut seen = runnable_at_first_look(start);
         // Barely runs for several windows: whatever the wait, not a long poll.
         for window in 1..10u32 {
             let at = start + CPU_WINDOW * window;
@@ -691,8 +695,7 @@ mod tests {
     #[test]
     fn the_cpu_burned_counts_per_poll() {
         let start = Instant::now();
-        let mut seen = Observation::new(1, start, 1);
-        assert!(!seen.judge(ThreadState::Runnable { cpu_ns: 100 * MS }, start, THRESHOLD));
+        let mut seen = runnable_at_first_look(start);
         assert!(!seen.judge(
             ThreadState::Runnable { cpu_ns: 104 * MS },
             start + CPU_WINDOW,
