@@ -9,7 +9,8 @@ drawn from the medians over repetitions of the runs that produced a value:
 
 1. partial load: process CPU time per round trip (y) against round trips per second (x), one
    point per executor, with each repetition as a faint dot behind it;
-2. blocking: how long a tiny task waited behind blocked workers (ms), one bar per executor;
+2. blocking: how long a tiny task waited behind blocked workers (ms), two bars per executor:
+   blockers asleep in the kernel, and blockers spinning on a CPU;
 3. timer lateness under load: p50 and p99 (ms), two bars per executor.
 
 Panels whose metrics are absent from the file are left out.
@@ -231,7 +232,7 @@ def main(argv):
             top,
             "Blocking: wait of a task spawned behind 2 × N blocking tasks (lower is better)",
             "latency (ms)",
-            [("blocking.latency", "latency")],
+            [("blocking.latency", "asleep"), ("blocking_cpu.latency", "spinning")],
         ),
         lambda top: bars(
             values,

@@ -12,6 +12,9 @@
 //!   The pool is partly loaded: most of the time every task sleeps on its timer.
 //! - `blocking`: 2 × N tasks that each block their thread in `std::thread::sleep(500 ms)`, then
 //!   one tiny task spawned right after; how long until the tiny task runs.
+//! - `blocking_cpu`: the same with tasks that hold their thread in a CPU loop for 500 ms
+//!   instead (a long computation in a poll): a thread that sleeps in the kernel and one that
+//!   keeps a core busy look different to an executor that asks the kernel, as smolscale does.
 //! - `timer_lateness`: smolscale 0.4's `examples/idlejitter.rs`: 1000 tasks looping on
 //!   `yield_now` plus 1000 atomic adds, and a task measuring how late 1 ms `async_io::Timer`s
 //!   fire; p50 and p99 lateness. The measuring loop runs twice over the same load: first as a
@@ -116,6 +119,7 @@ const QUICK: Durations = Durations {
 pub enum Scenario {
     PartialLoad,
     Blocking,
+    BlockingCpu,
     TimerLateness,
     Idle,
     TcpEcho,
@@ -123,9 +127,10 @@ pub enum Scenario {
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 6] = [
+    pub const ALL: [Scenario; 7] = [
         Scenario::PartialLoad,
         Scenario::Blocking,
+        Scenario::BlockingCpu,
         Scenario::TimerLateness,
         Scenario::Idle,
         Scenario::TcpEcho,
@@ -136,6 +141,7 @@ impl Scenario {
         match self {
             Scenario::PartialLoad => "partial_load",
             Scenario::Blocking => "blocking",
+            Scenario::BlockingCpu => "blocking_cpu",
             Scenario::TimerLateness => "timer_lateness",
             Scenario::Idle => "idle",
             Scenario::TcpEcho => "tcp_echo",
@@ -162,6 +168,10 @@ impl Scenario {
             ],
             Scenario::Blocking => &[MetricSpec {
                 name: "blocking.latency",
+                unit: "ms",
+            }],
+            Scenario::BlockingCpu => &[MetricSpec {
+                name: "blocking_cpu.latency",
                 unit: "ms",
             }],
             Scenario::TimerLateness => &[
@@ -229,7 +239,8 @@ impl Scenario {
         let durations = if quick { &QUICK } else { &NORMAL };
         match self {
             Scenario::PartialLoad => partial_load(ex, durations),
-            Scenario::Blocking => blocking(ex, workers),
+            Scenario::Blocking => blocking(ex, workers, || std::thread::sleep(BLOCK_FOR)),
+            Scenario::BlockingCpu => blocking(ex, workers, || spin_for(BLOCK_FOR)),
             Scenario::TimerLateness => timer_lateness(ex, durations),
             Scenario::Idle => idle(ex, durations, baseline_threads),
             Scenario::TcpEcho => tcp_echo(ex, durations),
@@ -303,13 +314,23 @@ fn partial_load<E: Executor>(ex: E, durations: &Durations) -> Vec<f64> {
     measure_window(&round_trips, durations)
 }
 
-fn blocking<E: Executor>(ex: E, workers: usize) -> Vec<f64> {
+/// 2 × `workers` tasks each running `block` in one poll, then a tiny task: how long until it
+/// runs (ms).
+fn blocking<E: Executor>(ex: E, workers: usize, block: fn()) -> Vec<f64> {
     for _ in 0..2 * workers {
-        ex.spawn(async { std::thread::sleep(BLOCK_FOR) }).detach();
+        ex.spawn(async move { block() }).detach();
     }
     let spawned = Instant::now();
     let ran = ex.block_on(ex.spawn(async { Instant::now() }));
     vec![ran.duration_since(spawned).as_secs_f64() * 1e3]
+}
+
+/// Keeps the calling thread on a CPU for `duration`, as a long computation would.
+fn spin_for(duration: Duration) {
+    let start = Instant::now();
+    while start.elapsed() < duration {
+        std::hint::spin_loop();
+    }
 }
 
 fn timer_lateness<E: Executor>(ex: E, durations: &Durations) -> Vec<f64> {
