@@ -11,7 +11,7 @@
 //!    are missing, each taking a token from a bucket (a burst of `2 × target`, then one per
 //!    25 ms, backing off to 250 ms while starts continue) and never beyond `max_threads`. A stuck
 //!    worker counts as blocked if it declared a nested `block_on`, or if the kernel says its
-//!    thread sleeps, or has had more than half of a 20 ms window on a CPU, or has run on a CPU
+//!    thread sleeps, or has had more than half of a 2 ms window on a CPU, or has run on a CPU
 //!    for the stuck threshold again since the balancer first looked (`os.rs`; where the
 //!    kernel can't be asked, every stuck worker counts). A thread that is runnable but gets
 //!    little CPU is preempted, not blocked: another thread would share the same cores, so it
@@ -73,12 +73,15 @@ const MAX_PERIOD: Duration = Duration::from_millis(10);
 /// Quiet ticks (nothing stuck, no long poll in progress) before the period doubles.
 const QUIET_TICKS_BEFORE_BACKOFF: u32 = 50;
 /// How long a stuck worker whose thread is runnable is watched before its CPU time says
-/// whether it is running a long poll or waiting for a CPU. The kernel adds a running thread's
-/// CPU time at scheduler ticks (4 ms at 250 Hz, 10 ms at 100 Hz), so a shorter look can
-/// credit a preempted thread with the slice it ran before it was preempted (measured: a
-/// 1.8 ms look credited 3 ms). Over 20 ms, a tick's error stays within the half that decides.
+/// whether it is running a long poll or waiting for a CPU. Two fast ticks: the thread's CPU
+/// clock is exact to the moment of the look (`os.rs`), so the window needs no length of its
+/// own to be right, only to be long enough that a poll waiting for a CPU, which ends within
+/// microseconds of getting one, can't fill half of it. (It was 20 ms while the CPU time came
+/// from `/proc`, which credits a running thread only at scheduler ticks, 4 ms apart: a
+/// 1.8 ms look credited a preempted thread with 3 ms. A worker held by a CPU loop then got its
+/// replacement 25-30 ms after its poll began, 7-9 ms since; BENCHMARKS.md, tuning log 57.)
 /// Only replacement waits for it: the worker's queue is moved at the stuck threshold.
-const CPU_WINDOW: Duration = Duration::from_millis(20);
+const CPU_WINDOW: Duration = Duration::from_millis(2);
 /// Ticks in a row that must find every worker parked *and* no poll since the tick before,
 /// before the balancer sleeps until poked. A partly loaded pool (workers parking between
 /// messages, timers firing every millisecond) keeps ticking at the slow period instead of
@@ -633,8 +636,15 @@ mod tests {
     /// CPU time so far: nothing to compare with yet, so not blocked.
     fn runnable_at_first_look(start: Instant) -> Observation {
         let mut seen = Observation::new(1, start, 1);
-        assert!(!seen.judge(ThreadState::Runnable { cpu_ns: 100 * MS }, start, THRESHOLD));
+        assert!(!seen.judge(runnable(Duration::ZERO), start, THRESHOLD));
         seen
+    }
+
+    /// A runnable thread that has had `cpu` more than the 100 ms of the first look.
+    fn runnable(cpu: Duration) -> ThreadState {
+        ThreadState::Runnable {
+            cpu_ns: 100 * MS + u64::try_from(cpu.as_nanos()).unwrap(),
+        }
     }
 
     #[test]
@@ -657,38 +667,62 @@ mod tests {
             "no look within the window"
         );
 
-        // Preempted: 2 ms of CPU in the window. Not blocked; the window starts again.
+        // Preempted: a tenth of the window on a CPU. Not blocked; the window starts again.
         let later = start + CPU_WINDOW;
         assert!(seen.look_due(later));
-        assert!(!seen.judge(ThreadState::Runnable { cpu_ns: 102 * MS }, later, THRESHOLD));
+        assert!(!seen.judge(runnable(CPU_WINDOW / 10), later, THRESHOLD));
         assert!(!seen.look_due(later + CPU_WINDOW / 2));
 
-        // Then it spins: 15 ms of the next 20. Blocked (a CPU-bound poll).
+        // Then it spins: three quarters of the next window. Blocked (a CPU-bound poll).
         let end = later + CPU_WINDOW;
-        assert!(seen.judge(ThreadState::Runnable { cpu_ns: 117 * MS }, end, THRESHOLD));
+        let spun = CPU_WINDOW / 10 + CPU_WINDOW * 3 / 4;
+        assert!(seen.judge(runnable(spun), end, THRESHOLD));
+    }
+
+    #[test]
+    fn a_cpu_loop_is_blocked_one_window_after_the_first_look() {
+        // What a window costs a worker held by a CPU loop on a core of its own: it gets its
+        // replacement one window after the stuck threshold, not several scheduler ticks after.
+        let start = Instant::now();
+        let mut seen = runnable_at_first_look(start);
+        let end = start + CPU_WINDOW;
+        assert!(seen.look_due(end));
+        assert!(seen.judge(runnable(CPU_WINDOW), end, THRESHOLD));
+        assert!(
+            CPU_WINDOW <= THRESHOLD / 2,
+            "the window is short beside the stuck threshold it follows"
+        );
     }
 
     #[test]
     fn a_poll_that_keeps_burning_cpu_on_shared_cores_is_blocked() {
         let start = Instant::now();
         let mut seen = runnable_at_first_look(start);
-        // A third of each window (six busy threads on two cores): preempted, by its share...
-        let one = start + CPU_WINDOW;
-        assert!(!seen.judge(ThreadState::Runnable { cpu_ns: 104 * MS }, one, THRESHOLD));
-        // ...until the poll has burned the stuck threshold since the first look: a long poll.
-        let two = one + CPU_WINDOW;
-        assert!(seen.judge(ThreadState::Runnable { cpu_ns: 108 * MS }, two, THRESHOLD));
+        // A third of each window (six busy threads on two cores): preempted, by its share,
+        // until the poll has burned the stuck threshold since the first look: a long poll.
+        let mut window = 0u32;
+        loop {
+            window += 1;
+            let burned = CPU_WINDOW * window / 3;
+            let blocked = seen.judge(runnable(burned), start + CPU_WINDOW * window, THRESHOLD);
+            assert_eq!(blocked, burned >= THRESHOLD, "after {burned:?} of CPU");
+            if blocked {
+                break;
+            }
+        }
     }
 
     #[test]
     fn a_short_poll_waiting_for_a_cpu_is_not_blocked() {
         let start = Instant::now();
         let mut seen = runnable_at_first_look(start);
-        // Barely runs for several windows: whatever the wait, not a long poll.
+        // Barely runs for several windows (an eighth of each, less than the stuck threshold
+        // in all): whatever the wait, not a long poll.
         for window in 1..10u32 {
             let at = start + CPU_WINDOW * window;
-            let cpu_ns = 100 * MS + u64::from(window) * MS / 4;
-            assert!(!seen.judge(ThreadState::Runnable { cpu_ns }, at, THRESHOLD));
+            let burned = CPU_WINDOW * window / 8;
+            assert!(burned < THRESHOLD);
+            assert!(!seen.judge(runnable(burned), at, THRESHOLD));
         }
     }
 
@@ -696,20 +730,23 @@ mod tests {
     fn the_cpu_burned_counts_per_poll() {
         let start = Instant::now();
         let mut seen = runnable_at_first_look(start);
-        assert!(!seen.judge(
-            ThreadState::Runnable { cpu_ns: 104 * MS },
-            start + CPU_WINDOW,
-            THRESHOLD
-        ));
-        // The next poll starts from its own first look, not from the last one's.
-        let mut seen = Observation::new(3, start + CPU_WINDOW, 2);
-        assert!(!seen.judge(
-            ThreadState::Runnable { cpu_ns: 104 * MS },
-            start + CPU_WINDOW,
-            THRESHOLD
-        ));
-        let later = start + CPU_WINDOW * 2;
-        assert!(!seen.judge(ThreadState::Runnable { cpu_ns: 108 * MS }, later, THRESHOLD));
+        // Two thirds of the threshold in preempted slices (a third of each window)...
+        let windows = u32::try_from((THRESHOLD * 2).as_nanos() / CPU_WINDOW.as_nanos()).unwrap();
+        for window in 1..=windows {
+            let burned = CPU_WINDOW * window / 3;
+            assert!(!seen.judge(runnable(burned), start + CPU_WINDOW * window, THRESHOLD));
+        }
+        // ...then that poll ends, and the next one starts from its own first look, not from
+        // the last one's: another two thirds of the threshold don't make it a long poll.
+        let next_start = start + CPU_WINDOW * windows;
+        let offset = CPU_WINDOW * windows / 3;
+        let mut seen = Observation::new(3, next_start, 2);
+        assert!(!seen.judge(runnable(offset), next_start, THRESHOLD));
+        for window in 1..=windows {
+            let burned = offset + CPU_WINDOW * window / 3;
+            let at = next_start + CPU_WINDOW * window;
+            assert!(!seen.judge(runnable(burned), at, THRESHOLD));
+        }
     }
 
     const RETIRE_AFTER: Duration = Duration::from_millis(200);
@@ -791,7 +828,7 @@ mod tests {
         let start = Instant::now();
         let mut seen = Observation::new(3, start, 1);
         // Runnable at the first look, then asleep in the kernel.
-        assert!(!seen.judge(ThreadState::Runnable { cpu_ns: MS }, start, THRESHOLD));
+        assert!(!seen.judge(runnable(Duration::ZERO), start, THRESHOLD));
         assert!(seen.judge(ThreadState::Blocked, start + CPU_WINDOW, THRESHOLD));
     }
 }

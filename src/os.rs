@@ -1,6 +1,7 @@
 //! What the operating system says a worker thread is doing: blocked in the kernel, or runnable
-//! and how much CPU time it has had. Linux only (`/proc`); elsewhere nothing is known. And the
-//! one thing asked of it: a short time slice for async-io's reactor thread ([`set_slice`]).
+//! and how much CPU time it has had. Linux only (`/proc` and the thread's CPU clock); elsewhere
+//! nothing is known. And the one thing asked of it: a short time slice for async-io's reactor
+//! thread ([`set_slice`]).
 //!
 //! The balancer asks this about a worker whose poll has lasted the stuck threshold, to tell a
 //! blocked or CPU-bound poll (a replacement thread restores parallelism) from one whose thread
@@ -16,7 +17,8 @@ use std::time::Duration;
 pub(crate) enum ThreadState {
     /// Sleeping or waiting in the kernel (not runnable).
     Blocked,
-    /// Running or waiting for a CPU, having run for `cpu_ns` nanoseconds in all.
+    /// Running or waiting for a CPU, having run for `cpu_ns` nanoseconds in all, counted to the
+    /// nanosecond up to the moment of the look (see [`thread_state`]).
     Runnable { cpu_ns: u64 },
     /// Not known (not Linux, `/proc` not mounted, the thread gone).
     Unknown,
@@ -78,8 +80,8 @@ pub(crate) fn threads_named(name: &str) -> Vec<u32> {
     Vec::new()
 }
 
-/// The only `unsafe` code in the crate: two system calls, made through `libc::syscall` (neither
-/// std nor rustix wraps them).
+/// The only `unsafe` code in the crate: three system calls, two of them made through
+/// `libc::syscall` (neither std nor rustix wraps them).
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
 mod linux {
@@ -98,6 +100,74 @@ mod linux {
         runtime: u64,
         deadline: u64,
         period: u64,
+    }
+
+    /// The CPU time thread `tid` of this process has had, in nanoseconds, up to now: its
+    /// CPU clock, read with `clock_gettime`. `None` if the thread is gone.
+    pub(super) fn thread_cpu_ns(tid: u32) -> Option<u64> {
+        // Ids are under `PID_MAX_LIMIT` (2^22); from 2^28 on the shift below would lose bits
+        // and name another clock (0 names the calling thread's own).
+        if tid == 0 || tid >= 1 << 28 {
+            return None;
+        }
+        let tid = libc::clockid_t::try_from(tid).ok()?;
+        // A thread's CPU clock id, as the kernel's ABI defines it (`MAKE_THREAD_CPUCLOCK` in
+        // `include/linux/posix-timers.h`; glibc's and musl's `pthread_getcpuclockid` compute
+        // the same from the thread id): the complement of the id, shifted by three bits, with
+        // `CPUCLOCK_PERTHREAD_MASK` (4) and `CPUCLOCK_SCHED` (2) set. The kernel accepts it
+        // only for a thread of the calling process, and counts up to the nanosecond the
+        // slice the thread is running right now.
+        const PER_THREAD_SCHED: libc::clockid_t = 4 | 2;
+        let clock = (!tid << 3) | PER_THREAD_SCHED;
+        let mut time = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `clock_gettime` writes one `struct timespec` to `time`, a live, exclusively
+        // borrowed `libc::timespec`, and nothing else; a clock id that names no thread of
+        // ours makes it fail with EINVAL, writing nothing.
+        if unsafe { libc::clock_gettime(clock, &mut time) } != 0 {
+            return None;
+        }
+        let secs = u64::try_from(time.tv_sec).ok()?;
+        let nanos = u64::try_from(time.tv_nsec).ok()?;
+        Some(secs * 1_000_000_000 + nanos)
+    }
+
+    #[cfg(test)]
+    #[test]
+    fn the_clock_of_a_thread_id_is_that_threads_cpu_clock() {
+        let own = || {
+            let mut time = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            // SAFETY: as in `thread_cpu_ns`: one `timespec` written to a live local.
+            let got = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut time) };
+            assert_eq!(got, 0);
+            time.tv_sec as u64 * 1_000_000_000 + time.tv_nsec as u64
+        };
+        let tid = super::current_tid();
+        assert_ne!(tid, 0, "/proc/thread-self names this thread");
+        // Interleaved with this thread's own CPU clock, to the nanosecond: the clock computed
+        // from the id is this thread's, and it counts the slice running now.
+        for _ in 0..100 {
+            let before = thread_cpu_ns(tid).expect("this thread's clock");
+            let own_now = own();
+            let after = thread_cpu_ns(tid).expect("this thread's clock");
+            assert!(
+                before <= own_now && own_now <= after,
+                "{before} <= {own_now} <= {after}"
+            );
+        }
+        // Thread ids stay under `PID_MAX_LIMIT`, 2^22.
+        assert_eq!(thread_cpu_ns(1 << 22), None, "no such thread");
+        assert_eq!(thread_cpu_ns(0), None, "0 is no thread");
+        assert_eq!(
+            thread_cpu_ns(1 << 30),
+            None,
+            "no thread has an id that large"
+        );
     }
 
     const SIZE: u32 = 48;
@@ -147,12 +217,19 @@ mod linux {
 }
 
 /// The state of thread `tid` of this process (0: unknown).
+///
+/// The state letter comes from `/proc/self/task/<tid>/stat`, the CPU time from the thread's
+/// CPU clock (`clock_gettime`), which the kernel brings up to date for a thread running at
+/// that moment. `/proc`'s own figure (`schedstat`) is credited only at scheduler ticks, 4 ms
+/// apart at 250 Hz: a look shorter than several ticks could credit a preempted thread with a
+/// whole tick, or a spinning one with nothing, so with it a runnable thread took a 20 ms
+/// window to judge, and a worker held by a CPU loop got its replacement 25-30 ms after its
+/// poll began (BENCHMARKS.md, tuning log 57).
 pub(crate) fn thread_state(tid: u32) -> ThreadState {
     #[cfg(target_os = "linux")]
     if tid != 0 {
-        let read = |file: &str| std::fs::read_to_string(format!("/proc/self/task/{tid}/{file}"));
-        if let (Ok(stat), Ok(schedstat)) = (read("stat"), read("schedstat")) {
-            return parse(&stat, &schedstat);
+        if let Ok(stat) = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")) {
+            return parse(&stat, || linux::thread_cpu_ns(tid));
         }
     }
     let _ = tid;
@@ -160,23 +237,22 @@ pub(crate) fn thread_state(tid: u32) -> ThreadState {
 }
 
 /// Reads the state letter of `/proc/.../stat` (the field after the parenthesised name, which
-/// may itself contain spaces and parentheses) and the CPU time of `/proc/.../schedstat` (its
-/// first field, in nanoseconds).
-fn parse(stat: &str, schedstat: &str) -> ThreadState {
+/// may itself contain spaces and parentheses); asks `cpu_ns` for the CPU time of a runnable
+/// thread only.
+fn parse(stat: &str, cpu_ns: impl FnOnce() -> Option<u64>) -> ThreadState {
     let state = stat
         .rfind(')')
         .and_then(|end| stat[end + 1..].split_whitespace().next());
-    let cpu_ns = schedstat
-        .split_whitespace()
-        .next()
-        .and_then(|field| field.parse().ok());
-    match (state, cpu_ns) {
-        // R: running or on a run queue.
-        (Some("R"), Some(cpu_ns)) => ThreadState::Runnable { cpu_ns },
-        (Some("R"), None) | (None, _) => ThreadState::Unknown,
+    match state {
+        // R: running or on a run queue. Without its CPU time (the thread exited between the
+        // two looks) nothing is known.
+        Some("R") => cpu_ns().map_or(ThreadState::Unknown, |cpu_ns| ThreadState::Runnable {
+            cpu_ns,
+        }),
+        None => ThreadState::Unknown,
         // S (sleeping), D (uninterruptible, disk), T/t (stopped, traced) and the rest: not
         // going to run until something else happens.
-        (Some(_), _) => ThreadState::Blocked,
+        Some(_) => ThreadState::Blocked,
     }
 }
 
@@ -186,17 +262,18 @@ mod tests {
 
     #[test]
     fn parses_the_state_after_a_name_with_spaces_and_parentheses() {
+        let no_clock = || panic!("a thread that isn't runnable has its CPU time read");
         let stat = "4242 (smolscale (w) 1) S 1 4242 4242 0 -1 4194368 98 0 0 0 3 1 0 0 20";
-        assert_eq!(parse(stat, "1000 20 3\n"), ThreadState::Blocked);
+        assert_eq!(parse(stat, no_clock), ThreadState::Blocked);
         let stat = "4242 (smolscale-w1) R 1 4242 4242 0 -1 4194368 98 0 0 0 3 1 0 0 20";
         assert_eq!(
-            parse(stat, "367037029 3004158 69\n"),
+            parse(stat, || Some(367037029)),
             ThreadState::Runnable { cpu_ns: 367037029 }
         );
-        assert_eq!(parse(stat, ""), ThreadState::Unknown);
-        assert_eq!(parse("garbage", "1 2 3"), ThreadState::Unknown);
+        assert_eq!(parse(stat, || None), ThreadState::Unknown);
+        assert_eq!(parse("garbage", no_clock), ThreadState::Unknown);
         let stat = "4242 (smolscale-w1) D 1 4242";
-        assert_eq!(parse(stat, "5 0 1"), ThreadState::Blocked);
+        assert_eq!(parse(stat, no_clock), ThreadState::Blocked);
     }
 
     #[cfg(target_os = "linux")]

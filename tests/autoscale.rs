@@ -37,12 +37,13 @@ fn settle() {
     );
 }
 
-#[test]
-fn a_tiny_task_runs_promptly_behind_blocked_workers() {
-    let _serial = serial();
+/// How long a tiny task spawned behind 2 × CPUs tasks that each hold their worker in `block`
+/// waits for its poll, on a pool at its target. Fails if it waits anywhere near as long as a
+/// fixed-size pool would (`block`'s 500 ms).
+fn tiny_task_latency_behind(what: &str, block: fn()) -> Duration {
     let latency = block_on_within(LIMIT, "tiny task behind blockers", async {
         let blockers: Vec<_> = (0..2 * cpus())
-            .map(|_| smolscale::spawn(async { std::thread::sleep(Duration::from_millis(500)) }))
+            .map(|_| smolscale::spawn(async move { block() }))
             .collect();
         let start = Instant::now();
         let latency = smolscale::spawn(async move { start.elapsed() }).await;
@@ -50,15 +51,24 @@ fn a_tiny_task_runs_promptly_behind_blocked_workers() {
         for blocker in blockers {
             blocker.await;
         }
-        eprintln!("tiny task ran after {latency:?}; {stats}");
+        eprintln!("tiny task behind {what} ran after {latency:?}; {stats}");
         latency
     });
     // Goal 20 ms; the bound is loose so a loaded CI machine never flakes, and still far below
     // the 500 ms a fixed-size pool needs.
     assert!(
         latency < Duration::from_millis(200),
-        "tiny task waited {latency:?}"
+        "tiny task behind {what} waited {latency:?}"
     );
+    latency
+}
+
+#[test]
+fn a_tiny_task_runs_promptly_behind_blocked_workers() {
+    let _serial = serial();
+    tiny_task_latency_behind("sleeping tasks", || {
+        std::thread::sleep(Duration::from_millis(500))
+    });
     assert!(
         !logged("started worker").is_empty() && !logged("stuck").is_empty(),
         "replacement threads are logged with their reason"
@@ -68,6 +78,20 @@ fn a_tiny_task_runs_promptly_behind_blocked_workers() {
         !logged("retired worker").is_empty(),
         "retirements are logged"
     );
+}
+
+#[test]
+fn a_tiny_task_runs_promptly_behind_spinning_workers() {
+    let _serial = serial();
+    // A thread in a CPU loop is runnable, like one merely waiting for a CPU: the balancer must
+    // see it use the CPU before it starts a replacement (balancer.rs, rule 2).
+    tiny_task_latency_behind("spinning tasks", || {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_millis(500) {
+            std::hint::spin_loop();
+        }
+    });
+    settle();
 }
 
 #[test]
