@@ -81,7 +81,7 @@ pub(crate) fn threads_named(name: &str) -> Vec<u32> {
 }
 
 /// The only `unsafe` code in the crate: three system calls, two of them made through
-/// `libc::syscall` (neither std nor rustix wraps them).
+/// `libc::syscall` (neither std nor rustix wraps them), one through `libc::clock_gettime`.
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
 mod linux {
@@ -118,14 +118,18 @@ mod linux {
         // only for a thread of the calling process, and counts up to the nanosecond the
         // slice the thread is running right now.
         const PER_THREAD_SCHED: libc::clockid_t = 4 | 2;
-        let clock = (!tid << 3) | PER_THREAD_SCHED;
+        clock_ns((!tid << 3) | PER_THREAD_SCHED)
+    }
+
+    /// `clock`'s time, in nanoseconds; `None` if the kernel refuses the clock id.
+    fn clock_ns(clock: libc::clockid_t) -> Option<u64> {
         let mut time = libc::timespec {
             tv_sec: 0,
             tv_nsec: 0,
         };
         // SAFETY: `clock_gettime` writes one `struct timespec` to `time`, a live, exclusively
-        // borrowed `libc::timespec`, and nothing else; a clock id that names no thread of
-        // ours makes it fail with EINVAL, writing nothing.
+        // borrowed `libc::timespec`, and nothing else; a clock id that names no clock (a
+        // thread's that isn't one of ours) makes it fail with EINVAL, writing nothing.
         if unsafe { libc::clock_gettime(clock, &mut time) } != 0 {
             return None;
         }
@@ -137,16 +141,7 @@ mod linux {
     #[cfg(test)]
     #[test]
     fn the_clock_of_a_thread_id_is_that_threads_cpu_clock() {
-        let own = || {
-            let mut time = libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            };
-            // SAFETY: as in `thread_cpu_ns`: one `timespec` written to a live local.
-            let got = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut time) };
-            assert_eq!(got, 0);
-            time.tv_sec as u64 * 1_000_000_000 + time.tv_nsec as u64
-        };
+        let own = || clock_ns(libc::CLOCK_THREAD_CPUTIME_ID).expect("this thread's own clock");
         let tid = super::current_tid();
         assert_ne!(tid, 0, "/proc/thread-self names this thread");
         // Interleaved with this thread's own CPU clock, to the nanosecond: the clock computed

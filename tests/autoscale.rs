@@ -9,7 +9,8 @@ use std::sync::MutexGuard;
 use std::time::{Duration, Instant};
 
 use common::{
-    block_on_within, capture_logs, heartbeat_beside_spinners, install_once, logged, wait_until,
+    block_on_within, capture_logs, heartbeat_beside_spinners, install_once, logged, spin_for,
+    wait_until,
 };
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -37,10 +38,10 @@ fn settle() {
     );
 }
 
-/// How long a tiny task spawned behind 2 × CPUs tasks that each hold their worker in `block`
-/// waits for its poll, on a pool at its target. Fails if it waits anywhere near as long as a
-/// fixed-size pool would (`block`'s 500 ms).
-fn tiny_task_latency_behind(what: &str, block: fn()) -> Duration {
+/// Spawns a tiny task behind 2 × CPUs tasks that each hold their worker in `block`, on a pool
+/// at its target, and fails if it waits anywhere near as long as a fixed-size pool would
+/// (`block`'s 500 ms).
+fn tiny_task_runs_promptly_behind(what: &str, block: fn()) {
     let latency = block_on_within(LIMIT, "tiny task behind blockers", async {
         let blockers: Vec<_> = (0..2 * cpus())
             .map(|_| smolscale::spawn(async move { block() }))
@@ -60,13 +61,12 @@ fn tiny_task_latency_behind(what: &str, block: fn()) -> Duration {
         latency < Duration::from_millis(200),
         "tiny task behind {what} waited {latency:?}"
     );
-    latency
 }
 
 #[test]
 fn a_tiny_task_runs_promptly_behind_blocked_workers() {
     let _serial = serial();
-    tiny_task_latency_behind("sleeping tasks", || {
+    tiny_task_runs_promptly_behind("sleeping tasks", || {
         std::thread::sleep(Duration::from_millis(500))
     });
     assert!(
@@ -85,12 +85,7 @@ fn a_tiny_task_runs_promptly_behind_spinning_workers() {
     let _serial = serial();
     // A thread in a CPU loop is runnable, like one merely waiting for a CPU: the balancer must
     // see it use the CPU before it starts a replacement (balancer.rs, rule 2).
-    tiny_task_latency_behind("spinning tasks", || {
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_millis(500) {
-            std::hint::spin_loop();
-        }
-    });
+    tiny_task_runs_promptly_behind("spinning tasks", || spin_for(Duration::from_millis(500)));
     settle();
 }
 

@@ -6,19 +6,12 @@ mod common;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use common::{block_on_within, process_cpu_time, serial};
+use common::{block_on_within, process_cpu_time, serial, spin_for};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
 fn cpus() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
-fn spin(duration: Duration) {
-    let start = Instant::now();
-    while start.elapsed() < duration {
-        std::hint::spin_loop();
-    }
 }
 
 #[test]
@@ -80,7 +73,7 @@ fn long_tasks_queued_on_one_worker_spread_to_the_others() {
                 let handles: Vec<_> = (0..tasks)
                     .map(|_| {
                         smolscale::spawn(async move {
-                            spin(each);
+                            spin_for(each);
                             std::thread::current().name().map(str::to_string)
                         })
                     })

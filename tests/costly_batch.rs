@@ -13,7 +13,7 @@ use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 use async_io::Async;
-use common::{block_on_within, install_once};
+use common::{block_on_within, install_once, spin_for};
 
 /// Sockets, each with a reader task: one reactor pass wakes them all.
 const READERS: usize = 8;
@@ -45,10 +45,7 @@ fn a_batch_of_costly_wake_ups_spreads_at_once() {
                     .await
                     .expect("a byte");
                 ran_on.lock().unwrap().push(std::thread::current().id());
-                let busy = Instant::now();
-                while busy.elapsed() < POLL_COST {
-                    std::hint::spin_loop();
-                }
+                spin_for(POLL_COST);
             }
         }));
     }

@@ -7,9 +7,9 @@ mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{block_on_within, install_once, on_thread_within, wait_until};
+use common::{block_on_within, install_once, on_thread_within, spin_for, wait_until};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -45,10 +45,7 @@ fn dropping_tasks_while_their_futures_run_elsewhere() {
             started.fetch_add(1, Ordering::SeqCst);
             loop {
                 // Long polls, so the drop below often lands while the future is being polled.
-                let start = Instant::now();
-                while start.elapsed() < Duration::from_micros(200) {
-                    std::hint::spin_loop();
-                }
+                spin_for(Duration::from_micros(200));
                 futures_lite::future::yield_now().await;
             }
         }));

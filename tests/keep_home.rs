@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{block_on_within, install_once, serial, wait_until};
+use common::{block_on_within, install_once, serial, spin_for, wait_until};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -24,14 +24,6 @@ const STUCK: Duration = Duration::from_millis(100);
 
 fn install() {
     install_once(|| smolscale::Builder::new().threads(2).stuck_threshold(STUCK));
-}
-
-/// Keeps the calling thread busy (inside a poll) for `period`.
-fn spin_for(period: Duration) {
-    let start = Instant::now();
-    while start.elapsed() < period {
-        std::hint::spin_loop();
-    }
 }
 
 /// Spawns and runs `n` tiny one-poll tasks from the current task: each only counts down, and

@@ -180,10 +180,7 @@ pub fn burst_from_one_worker(tasks: usize, threads: usize, give_up: Duration) ->
                             if ran_on >= threads || Instant::now() > deadline {
                                 return;
                             }
-                            let slice = Instant::now();
-                            while slice.elapsed() < Duration::from_micros(20) {
-                                std::hint::spin_loop();
-                            }
+                            spin_for(Duration::from_micros(20));
                             futures_lite::future::yield_now().await;
                         }
                     })
@@ -241,14 +238,23 @@ impl Drop for BusyThreads {
     }
 }
 
+/// Keeps the calling thread on a CPU for `duration` without yielding: a long computation
+/// inside one poll.
+pub fn spin_for(duration: Duration) {
+    let start = Instant::now();
+    while start.elapsed() < duration {
+        std::hint::spin_loop();
+    }
+}
+
 /// Runs a task beating every 10 ms on an async-io timer for `beat_for`, beside `spinners`
-/// tasks that each spin for `spin_for` without yielding; returns the longest gap between two
+/// tasks that each spin for `spin_time` without yielding; returns the longest gap between two
 /// beats. Every wait is bounded by `limit`.
 pub fn heartbeat_beside_spinners(
     limit: Duration,
     beat_for: Duration,
     spinners: usize,
-    spin_for: Duration,
+    spin_time: Duration,
 ) -> Duration {
     block_on_within(limit, "heartbeat beside spinners", async move {
         let heartbeat = smolscale::spawn(async move {
@@ -263,14 +269,7 @@ pub fn heartbeat_beside_spinners(
             worst
         });
         let spinners: Vec<_> = (0..spinners)
-            .map(|_| {
-                smolscale::spawn(async move {
-                    let start = Instant::now();
-                    while start.elapsed() < spin_for {
-                        std::hint::spin_loop();
-                    }
-                })
-            })
+            .map(|_| smolscale::spawn(async move { spin_for(spin_time) }))
             .collect();
         let worst = within(limit, "heartbeat", heartbeat).await;
         for spinner in spinners {
