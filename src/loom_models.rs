@@ -10,7 +10,7 @@ use async_task::Runnable;
 use loom::thread;
 
 use crate::park::{Notified, Parker, Sleeper, Sleepers};
-use crate::queue::{steal_into, Injector, LocalQueue};
+use crate::queue::{steal_into, Injector, LocalQueue, SpillLane};
 use crate::sync::Arc;
 
 #[derive(Default)]
@@ -54,11 +54,37 @@ fn counted(runs: &std::sync::Arc<std::sync::atomic::AtomicUsize>) -> Runnable {
     runnable
 }
 
-/// A worker's loop, reduced to the handshake: take from the injector, park when empty, until
+/// The two global lanes, as the model's workers see them.
+trait ModelLane {
+    fn pop(&self) -> Option<Runnable>;
+    fn is_empty(&self) -> bool;
+}
+
+impl ModelLane for Injector {
+    fn pop(&self) -> Option<Runnable> {
+        Injector::pop(self)
+    }
+
+    fn is_empty(&self) -> bool {
+        Injector::is_empty(self)
+    }
+}
+
+impl ModelLane for SpillLane {
+    fn pop(&self) -> Option<Runnable> {
+        SpillLane::pop(self)
+    }
+
+    fn is_empty(&self) -> bool {
+        SpillLane::is_empty(self)
+    }
+}
+
+/// A worker's loop, reduced to the handshake: take from a global lane, park when empty, until
 /// `want` tasks have been run.
 fn worker_loop(
     sleepers: &Sleepers<TestWorker>,
-    injector: &Injector,
+    injector: &impl ModelLane,
     me: &Arc<TestWorker>,
     want: usize,
 ) {
@@ -96,7 +122,7 @@ fn producer_and_parking_worker() {
 
         let w = {
             let (sleepers, injector, worker) = (sleepers.clone(), injector.clone(), worker.clone());
-            thread::spawn(move || worker_loop(&sleepers, &injector, &worker, 1))
+            thread::spawn(move || worker_loop(&sleepers, &*injector, &worker, 1))
         };
         injector.push(runnable());
         let _: Notified = sleepers.notify_one();
@@ -122,7 +148,7 @@ fn two_producers_two_workers() {
             .map(|worker| {
                 let (sleepers, injector, worker) =
                     (sleepers.clone(), injector.clone(), worker.clone());
-                thread::spawn(move || worker_loop(&sleepers, &injector, &worker, 1))
+                thread::spawn(move || worker_loop(&sleepers, &*injector, &worker, 1))
             })
             .collect();
         let producer = {
@@ -142,14 +168,14 @@ fn two_producers_two_workers() {
     });
 }
 
-/// §3.2: a worker that retires hands its local queue to the injector (then wakes a worker if the
-/// injector holds work, as `worker::ExitGuard` does) while a producer schedules another task. A
+/// §3.2: a worker that retires hands its local queue to the spill lane (then wakes a worker if the
+/// lane holds work, as `worker::ExitGuard` does) while a producer schedules another task. A
 /// searching worker must end up running all three.
 #[test]
 fn retiring_worker_hands_over_its_queue() {
     check(2, || {
         let sleepers = Arc::new(Sleepers::<TestWorker>::default());
-        let injector = Arc::new(Injector::default());
+        let injector = Arc::new(SpillLane::default());
         let retiring = LocalQueue::new();
         for _ in 0..2 {
             retiring.push(runnable()).unwrap();
@@ -159,7 +185,7 @@ fn retiring_worker_hands_over_its_queue() {
 
         let w = {
             let (sleepers, injector, worker) = (sleepers.clone(), injector.clone(), worker.clone());
-            thread::spawn(move || worker_loop(&sleepers, &injector, &worker, 3))
+            thread::spawn(move || worker_loop(&sleepers, &*injector, &worker, 3))
         };
         let r = {
             let (sleepers, injector) = (sleepers.clone(), injector.clone());
@@ -184,7 +210,7 @@ fn retiring_worker_hands_over_its_queue() {
 fn evacuation_races_with_pushes() {
     check(3, || {
         let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let injector = Arc::new(Injector::default());
+        let injector = Arc::new(SpillLane::default());
         let stuck = LocalQueue::new();
         let stealer = stuck.stealer();
         stuck.push(counted(&runs)).unwrap();
@@ -232,7 +258,7 @@ fn shedding_races_with_a_parking_worker() {
     check(3, || {
         let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let sleepers = Arc::new(Sleepers::<TestWorker>::default());
-        let lane = Arc::new(Injector::default());
+        let lane = Arc::new(SpillLane::default());
         let busy = LocalQueue::new();
         for _ in 0..3 {
             busy.push(counted(&runs)).unwrap();
@@ -243,7 +269,7 @@ fn shedding_races_with_a_parking_worker() {
 
         let w = {
             let (sleepers, lane, idle) = (sleepers.clone(), lane.clone(), idle.clone());
-            thread::spawn(move || worker_loop(&sleepers, &lane, &idle, 1))
+            thread::spawn(move || worker_loop(&sleepers, &*lane, &idle, 1))
         };
         let shed = busy.spill(&lane, |n| n / 2);
         assert_eq!(shed, 1);

@@ -26,7 +26,7 @@ use async_task::Runnable;
 use crate::balancer::BalancerSignal;
 use crate::config::{Builder, Config, ConfigError};
 use crate::park::{Notified, Sleepers};
-use crate::queue::{Injector, LocalQueue};
+use crate::queue::{Injector, LocalQueue, SpillLane};
 use crate::stats::{Counters, Stats};
 use crate::sync::{lock, Arc, AtomicU64, AtomicUsize, Mutex, Ordering};
 use crate::worker::{self, CachePadded, WorkerShared};
@@ -98,8 +98,11 @@ pub(crate) struct Pool {
     pub(crate) config: Config,
     /// Tasks woken or spawned outside the pool's workers (`queue.rs`).
     pub(crate) injector: Injector,
-    /// Tasks the pool redistributes: overflow, balancer moves, hand-overs (`queue.rs`).
-    pub(crate) spill: Injector,
+    /// Tasks the pool redistributes: overflow, balancer moves, hand-overs (`queue.rs`). On
+    /// lines of its own, as the injector's indices are: every lane operation writes its lock,
+    /// and unpadded it shared lines with `workers` and `balancer` (ss04.ping_pong 1.22x the
+    /// time, tuning log 58).
+    pub(crate) spill: CachePadded<SpillLane>,
     /// Parked workers and the searching count: the wake-up protocol (`park.rs`). On lines of
     /// its own: every producer outside the pool reads it and workers write it as they park and
     /// search; unpadded, it shared a line with `workers` and `counters`.
@@ -141,7 +144,7 @@ impl Pool {
         Self {
             config,
             injector: Injector::default(),
-            spill: Injector::default(),
+            spill: CachePadded::default(),
             sleepers: CachePadded::default(),
             balancer: BalancerSignal::default(),
             workers: Mutex::new(Vec::new()),

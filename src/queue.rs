@@ -18,7 +18,11 @@
 //! of spilled busy tasks and fired 120 ms late, and 10 000 spawns from a plain thread took
 //! seconds to drain past busy workers (see BENCHMARKS.md).
 
+use std::collections::VecDeque;
+
 use async_task::Runnable;
+
+use crate::sync::{lock, AtomicUsize, Mutex, Ordering};
 
 /// Capacity of each worker's local queue (a power of two, as st3 requires).
 ///
@@ -27,11 +31,10 @@ use async_task::Runnable;
 /// long local queue is latency the balancer has to repair.
 pub(crate) const LOCAL_QUEUE_CAPACITY: usize = 256;
 
-/// A global lane (the injector or the spill lane): an unbounded multi-producer multi-consumer
-/// FIFO queue.
+/// The injector: an unbounded multi-producer multi-consumer FIFO queue, lock-free.
 ///
-/// Anyone may push (any thread, at any time); workers pop one task or grab a batch. FIFO, so a
-/// task waits behind at most what was queued in the same lane before it.
+/// Anyone may push (any thread, at any time), one task at a time; workers pop one task or grab
+/// a batch. FIFO, so a task waits behind at most what was queued in it before.
 #[derive(Debug, Default)]
 pub(crate) struct Injector {
     #[cfg(not(smolscale_loom))]
@@ -79,10 +82,157 @@ impl Injector {
     }
 }
 
+/// What a worker takes work from: the [`Injector`] or the [`SpillLane`].
+pub(crate) trait Lane {
+    /// Whether the lane holds tasks woken from outside the pool (the injector), which a worker
+    /// runs as a batch (`worker::Local::grabbed`).
+    const FROM_OUTSIDE: bool;
+
+    /// Pops the task at the front, then up to `share(len)` more, `len` being how many were
+    /// queued behind the first, handing those to `sink` in order. Returns the first and how
+    /// many `sink` kept, or `None` if the lane was empty. A task `sink` hands back stays in the
+    /// lane, and nothing more is popped.
+    fn take(
+        &self,
+        share: impl FnOnce(usize) -> usize,
+        sink: impl FnMut(Runnable) -> Result<(), Runnable>,
+    ) -> Option<(Runnable, usize)>;
+}
+
+impl Injector {
+    /// Pops up to `n` tasks, in order, handing each to `sink`; returns how many `sink` kept. A
+    /// task `sink` hands back goes to the back of the lane (a lock-free queue has no front to
+    /// put it back at), and nothing more is popped.
+    pub(crate) fn pop_into(
+        &self,
+        n: usize,
+        mut sink: impl FnMut(Runnable) -> Result<(), Runnable>,
+    ) -> usize {
+        let mut kept = 0;
+        while kept < n {
+            let Some(runnable) = self.pop() else {
+                break;
+            };
+            if let Err(runnable) = sink(runnable) {
+                self.push(runnable);
+                break;
+            }
+            kept += 1;
+        }
+        kept
+    }
+}
+
+impl Lane for Injector {
+    const FROM_OUTSIDE: bool = true;
+
+    fn take(
+        &self,
+        share: impl FnOnce(usize) -> usize,
+        sink: impl FnMut(Runnable) -> Result<(), Runnable>,
+    ) -> Option<(Runnable, usize)> {
+        // The pop first: on an empty injector, a searching worker's common case, that is all
+        // it costs.
+        let first = self.pop()?;
+        Some((first, self.pop_into(share(self.len()), sink)))
+    }
+}
+
+/// Capacity the spill lane keeps once it runs empty, in tasks; a larger one (left by a burst)
+/// is given back to the allocator then.
+const SPILL_KEEP_CAPACITY: usize = 1 << 16;
+
+/// The spill lane: an unbounded multi-producer multi-consumer FIFO queue that moves tasks in
+/// batches, under one lock per batch.
+///
+/// Everything that goes through it is a batch: half a full local queue, a shed, what the
+/// balancer moves, a retiring worker's queue; and workers take it out as fair shares. A
+/// lock-free queue (the injector's) paid two compare-and-swaps per task on top, one in and one
+/// out: 14 % of the samples of 10 000 local spawns, whose overflow went through it one task at
+/// a time (tuning log 58).
+#[derive(Default)]
+pub(crate) struct SpillLane {
+    tasks: Mutex<VecDeque<Runnable>>,
+    /// The deque's length, stored under the lock after each change, read without it. SeqCst,
+    /// like the injector's indices: a pusher's store and a parking worker's load are ordered
+    /// by the fences of the wake-up protocol (`park.rs`).
+    len: AtomicUsize,
+}
+
+impl SpillLane {
+    pub(crate) fn push(&self, runnable: Runnable) {
+        self.extend(std::iter::once(runnable));
+    }
+
+    /// Appends a batch, in order, under one lock; returns how many tasks it held.
+    pub(crate) fn extend(&self, batch: impl IntoIterator<Item = Runnable>) -> usize {
+        let mut tasks = lock(&self.tasks);
+        let before = tasks.len();
+        tasks.extend(batch);
+        self.len.store(tasks.len(), Ordering::SeqCst);
+        tasks.len() - before
+    }
+
+    /// Takes the task at the front (the models' and tests' way in; workers take shares).
+    #[cfg(test)]
+    pub(crate) fn pop(&self) -> Option<Runnable> {
+        self.take(|_| 0, Err).map(|(first, _)| first)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The length only: printing the tasks would take the lock.
+impl std::fmt::Debug for SpillLane {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpillLane")
+            .field("len", &self.len())
+            .finish()
+    }
+}
+
+impl Lane for SpillLane {
+    const FROM_OUTSIDE: bool = false;
+
+    fn take(
+        &self,
+        share: impl FnOnce(usize) -> usize,
+        mut sink: impl FnMut(Runnable) -> Result<(), Runnable>,
+    ) -> Option<(Runnable, usize)> {
+        if self.is_empty() {
+            return None;
+        }
+        let mut tasks = lock(&self.tasks);
+        let first = tasks.pop_front()?;
+        let mut kept = 0;
+        for _ in 0..share(tasks.len()) {
+            let Some(runnable) = tasks.pop_front() else {
+                break;
+            };
+            if let Err(runnable) = sink(runnable) {
+                tasks.push_front(runnable);
+                break;
+            }
+            kept += 1;
+        }
+        if tasks.is_empty() && tasks.capacity() > SPILL_KEEP_CAPACITY {
+            tasks.shrink_to(SPILL_KEEP_CAPACITY);
+        }
+        self.len.store(tasks.len(), Ordering::SeqCst);
+        Some((first, kept))
+    }
+}
+
 /// One worker's run queue: a bounded FIFO ring (st3) that only its worker pushes to and pops
 /// from, and that the balancer may take batches from through a [`st3::fifo::Stealer`].
 ///
-/// Full means full: `push` hands the task back and the caller spills to the injector.
+/// Full means full: `push` hands the task back and the caller spills to the spill lane.
 #[derive(Debug)]
 pub(crate) struct LocalQueue {
     queue: st3::fifo::Worker<Runnable>,
@@ -126,25 +276,20 @@ impl LocalQueue {
         self.queue.spare_capacity()
     }
 
-    /// Moves up to `count(len)` tasks from the front into a global lane; returns how many moved.
+    /// Moves up to `count(len)` tasks from the front into the spill lane; returns how many moved.
     /// Moves nothing if the balancer is taking a batch at this very moment.
-    pub(crate) fn spill(&self, lane: &Injector, count: impl FnMut(usize) -> usize) -> usize {
+    pub(crate) fn spill(&self, lane: &SpillLane, count: impl FnMut(usize) -> usize) -> usize {
         match self.queue.drain(count) {
-            Ok(batch) => batch.map(|runnable| lane.push(runnable)).count(),
+            Ok(batch) => lane.extend(batch),
             Err(_) => 0,
         }
     }
 
-    /// Moves every task into a global lane. Used when the worker stops running its queue
+    /// Moves every task into the spill lane. Used when the worker stops running its queue
     /// (retirement, unwinding, a nested `block_on`) and by the balancer's scratch queue. The
     /// caller wakes a worker afterwards if the lane holds work (design.md §3.2).
-    pub(crate) fn spill_all(&self, lane: &Injector) -> usize {
-        let mut moved = 0;
-        while let Some(runnable) = self.pop() {
-            lane.push(runnable);
-            moved += 1;
-        }
-        moved
+    pub(crate) fn spill_all(&self, lane: &SpillLane) -> usize {
+        lane.extend(std::iter::from_fn(|| self.pop()))
     }
 }
 
@@ -176,16 +321,167 @@ impl std::fmt::Debug for LifoSlot {
     }
 }
 
-/// Moves up to `count(len)` tasks out of another worker's local queue into a global lane,
+/// Moves up to `count(len)` tasks out of another worker's local queue into the spill lane,
 /// through `scratch` (st3 moves batches only between its own queues). Balancer only.
 pub(crate) fn steal_into(
     stealer: &st3::fifo::Stealer<Runnable>,
     scratch: &LocalQueue,
-    lane: &Injector,
+    lane: &SpillLane,
     count: impl FnMut(usize) -> usize,
 ) -> usize {
     match stealer.steal(&scratch.queue, count) {
         Ok(_) => scratch.spill_all(lane),
         Err(_) => 0,
+    }
+}
+
+#[cfg(all(test, not(smolscale_loom)))]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// A runnable that appends `id` to `ran` when run.
+    fn numbered(id: usize, ran: &Arc<Mutex<Vec<usize>>>) -> Runnable {
+        let ran = ran.clone();
+        let (runnable, task) = async_task::spawn(
+            async move {
+                ran.lock().unwrap().push(id);
+            },
+            |_| {},
+        );
+        task.detach();
+        runnable
+    }
+
+    /// Takes a task and up to `share(len)` more from `lane` and runs them, in order; returns
+    /// how many ran.
+    fn take_and_run(lane: &impl Lane, share: impl FnOnce(usize) -> usize) -> usize {
+        let mut taken = Vec::new();
+        let Some((first, kept)) = lane.take(share, |runnable| {
+            taken.push(runnable);
+            Ok(())
+        }) else {
+            return 0;
+        };
+        assert_eq!(kept, taken.len());
+        first.run();
+        taken.into_iter().for_each(|runnable| {
+            runnable.run();
+        });
+        1 + kept
+    }
+
+    /// Runs everything left in `lane`, in order.
+    fn drain(lane: &SpillLane) {
+        while let Some(runnable) = lane.pop() {
+            runnable.run();
+        }
+    }
+
+    #[test]
+    fn the_spill_lane_is_fifo_across_batches_and_shares() {
+        let ran = Arc::default();
+        let lane = SpillLane::default();
+        assert_eq!(lane.extend((0..5).map(|id| numbered(id, &ran))), 5);
+        lane.push(numbered(5, &ran));
+        assert_eq!(lane.extend((6..10).map(|id| numbered(id, &ran))), 4);
+        assert_eq!(lane.len(), 10);
+
+        let taken = take_and_run(&lane, |len| {
+            assert_eq!(len, 9, "the share is asked of what queued behind the first");
+            len / 2
+        });
+        assert_eq!((taken, lane.len()), (5, 5));
+        drain(&lane);
+        assert!(lane.is_empty());
+        assert!(lane.take(|len| len, |_| Ok(())).is_none());
+        assert_eq!(*ran.lock().unwrap(), (0..10).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn the_injector_takes_a_first_task_and_a_share_in_order() {
+        let ran = Arc::default();
+        let injector = Injector::default();
+        (0..10).for_each(|id| injector.push(numbered(id, &ran)));
+        assert_eq!(take_and_run(&injector, |len| len / 3), 4);
+        assert_eq!(take_and_run(&injector, |len| len), 6);
+        assert_eq!(take_and_run(&injector, |len| len), 0);
+        assert_eq!(*ran.lock().unwrap(), (0..10).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_task_the_sink_hands_back_stays_at_the_front() {
+        let ran = Arc::default();
+        let lane = SpillLane::default();
+        lane.extend((0..5).map(|id| numbered(id, &ran)));
+        let mut taken = Vec::new();
+        // A sink with room for two: the fourth task comes back and nothing more is popped.
+        let (first, kept) = lane
+            .take(
+                |len| len,
+                |runnable| {
+                    if taken.len() == 2 {
+                        return Err(runnable);
+                    }
+                    taken.push(runnable);
+                    Ok(())
+                },
+            )
+            .expect("the lane holds tasks");
+        assert_eq!((kept, lane.len()), (2, 2));
+        first.run();
+        taken.into_iter().for_each(|runnable| {
+            runnable.run();
+        });
+        drain(&lane);
+        assert_eq!(
+            *ran.lock().unwrap(),
+            vec![0, 1, 2, 3, 4],
+            "a task was lost or reordered"
+        );
+    }
+
+    #[test]
+    fn a_drained_burst_gives_its_memory_back() {
+        let ran = Arc::default();
+        let lane = SpillLane::default();
+        let burst = 4 * SPILL_KEEP_CAPACITY;
+        lane.extend((0..burst).map(|id| numbered(id, &ran)));
+        assert!(lock(&lane.tasks).capacity() >= burst);
+        assert_eq!(take_and_run(&lane, |len| len), burst);
+        assert!(lane.is_empty());
+        assert!(lock(&lane.tasks).capacity() <= SPILL_KEEP_CAPACITY);
+        assert_eq!(ran.lock().unwrap().len(), burst);
+    }
+
+    /// Four threads push batches and take shares at once, as overflowing workers, the
+    /// balancer and grabbing workers do: every task comes out exactly once.
+    #[test]
+    fn concurrent_batches_and_shares_lose_nothing() {
+        const THREADS: usize = 4;
+        const BATCHES: usize = 200;
+        const BATCH: usize = 50;
+        let ran = Arc::default();
+        let lane = Arc::new(SpillLane::default());
+        let handles: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let (lane, ran) = (lane.clone(), Arc::clone(&ran));
+                std::thread::spawn(move || {
+                    for b in 0..BATCHES {
+                        let first = (t * BATCHES + b) * BATCH;
+                        lane.extend((first..first + BATCH).map(|id| numbered(id, &ran)));
+                        take_and_run(&*lane, |len| len / 2);
+                    }
+                })
+            })
+            .collect();
+        for handle in handles {
+            handle.join().expect("a pushing thread panicked");
+        }
+        drain(&lane);
+        let mut ran = ran.lock().unwrap().clone();
+        ran.sort_unstable();
+        assert_eq!(ran, (0..THREADS * BATCHES * BATCH).collect::<Vec<_>>());
     }
 }

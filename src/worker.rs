@@ -94,7 +94,7 @@ use async_task::Runnable;
 
 use crate::park::{Parker, Sleeper};
 use crate::pool::{pool, Pool};
-use crate::queue::{Injector, LifoSlot, LocalQueue};
+use crate::queue::{Lane, LifoSlot, LocalQueue};
 use crate::spin::Backoff;
 use crate::stats::Counters;
 use crate::sync::{Arc, AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -556,7 +556,7 @@ impl Local {
             self.top_up();
         }
         if tick.is_multiple_of(SPILL_INTERVAL) {
-            if let Some(runnable) = self.grab(&pool.spill) {
+            if let Some(runnable) = self.grab(&*pool.spill) {
                 return Some(runnable);
             }
         }
@@ -575,7 +575,7 @@ impl Local {
             return Some(runnable);
         }
         self.grab(&pool.injector)
-            .or_else(|| self.grab(&pool.spill))
+            .or_else(|| self.grab(&*pool.spill))
             .or_else(|| self.steal_once())
     }
 
@@ -682,12 +682,16 @@ impl Local {
     /// Takes one task from a global lane plus this worker's fair share of the rest, which goes
     /// to the back of the local queue.
     #[inline(never)]
-    fn grab(&self, lane: &Injector) -> Option<Runnable> {
-        let first = lane.pop()?;
+    fn grab<L: Lane>(&self, lane: &L) -> Option<Runnable> {
         let was_empty = self.queue.is_empty();
-        let queued = self.queue_share(lane, 0);
+        let (first, queued) = lane.take(
+            |len| (len / self.sharers()).min(self.queue.spare() / 2),
+            // Can't fail: the share is at most half the room there was.
+            |runnable| self.queue.push(runnable),
+        )?;
+        self.publish_len();
         // Into an empty queue, the share is exactly what the queue gives out next.
-        if was_empty && std::ptr::eq(lane, &self.pool.injector) {
+        if was_empty && L::FROM_OUTSIDE {
             self.grabbed.set(queued);
         }
         self.last_was_local.set(false);
@@ -700,32 +704,22 @@ impl Local {
     #[inline(never)]
     fn top_up(&self) {
         let batch_only = self.grabbed.get() == self.queue.len();
-        let queued = self.queue_share(&self.pool.injector, 1);
+        let injector = &self.pool.injector;
+        let share = (injector.len() / self.sharers())
+            .max(1)
+            .min(self.queue.spare() / 2);
+        // Can't fail: the share is at most half the room there was.
+        let queued = injector.pop_into(share, |runnable| self.queue.push(runnable));
+        self.publish_len();
         if batch_only {
             self.grabbed.set(self.grabbed.get() + queued);
         }
     }
 
-    /// Moves this worker's fair share of `lane` (at least `min`) to the back of the local
-    /// queue, at most half its free room. Returns how many it moved.
-    fn queue_share(&self, lane: &Injector, min: usize) -> usize {
-        // The target is at least 1 (the configuration says so).
-        let sharers = self.pool.threads().max(self.pool.target());
-        let share = (lane.len() / sharers).max(min).min(self.queue.spare() / 2);
-        let mut queued = 0;
-        for _ in 0..share {
-            let Some(runnable) = lane.pop() else {
-                break;
-            };
-            // Can't fail: the share is at most half the room there was.
-            if let Err(runnable) = self.queue.push(runnable) {
-                lane.push(runnable);
-                break;
-            }
-            queued += 1;
-        }
-        self.publish_len();
-        queued
+    /// How many workers a global lane's tasks are shared among: the threads alive, never
+    /// counted below the target (at least 1, the configuration says so).
+    fn sharers(&self) -> usize {
+        self.pool.threads().max(self.pool.target())
     }
 
     /// Polls one task, publishing `poll_seq` around it. A panic that escapes `run` (one from a
