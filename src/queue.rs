@@ -106,21 +106,34 @@ impl Injector {
     pub(crate) fn pop_into(
         &self,
         n: usize,
-        mut sink: impl FnMut(Runnable) -> Result<(), Runnable>,
+        sink: impl FnMut(Runnable) -> Result<(), Runnable>,
     ) -> usize {
-        let mut kept = 0;
-        while kept < n {
-            let Some(runnable) = self.pop() else {
-                break;
-            };
-            if let Err(runnable) = sink(runnable) {
-                self.push(runnable);
-                break;
-            }
-            kept += 1;
+        let (kept, handed_back) = hand_over(n, || self.pop(), sink);
+        if let Some(runnable) = handed_back {
+            self.push(runnable);
         }
         kept
     }
+}
+
+/// Hands up to `n` tasks from `pop` to `sink`, in order, until `sink` hands one back or `pop`
+/// runs out. Returns how many `sink` kept, and the task it handed back.
+fn hand_over(
+    n: usize,
+    mut pop: impl FnMut() -> Option<Runnable>,
+    mut sink: impl FnMut(Runnable) -> Result<(), Runnable>,
+) -> (usize, Option<Runnable>) {
+    let mut kept = 0;
+    while kept < n {
+        let Some(runnable) = pop() else {
+            break;
+        };
+        if let Err(runnable) = sink(runnable) {
+            return (kept, Some(runnable));
+        }
+        kept += 1;
+    }
+    (kept, None)
 }
 
 impl Lane for Injector {
@@ -203,23 +216,16 @@ impl Lane for SpillLane {
     fn take(
         &self,
         share: impl FnOnce(usize) -> usize,
-        mut sink: impl FnMut(Runnable) -> Result<(), Runnable>,
+        sink: impl FnMut(Runnable) -> Result<(), Runnable>,
     ) -> Option<(Runnable, usize)> {
         if self.is_empty() {
             return None;
         }
         let mut tasks = lock(&self.tasks);
         let first = tasks.pop_front()?;
-        let mut kept = 0;
-        for _ in 0..share(tasks.len()) {
-            let Some(runnable) = tasks.pop_front() else {
-                break;
-            };
-            if let Err(runnable) = sink(runnable) {
-                tasks.push_front(runnable);
-                break;
-            }
-            kept += 1;
+        let (kept, handed_back) = hand_over(share(tasks.len()), || tasks.pop_front(), sink);
+        if let Some(runnable) = handed_back {
+            tasks.push_front(runnable);
         }
         if tasks.is_empty() && tasks.capacity() > SPILL_KEEP_CAPACITY {
             tasks.shrink_to(SPILL_KEEP_CAPACITY);
