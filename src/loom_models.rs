@@ -84,23 +84,23 @@ impl ModelLane for SpillLane {
 /// `want` tasks have been run.
 fn worker_loop(
     sleepers: &Sleepers<TestWorker>,
-    injector: &impl ModelLane,
+    lane: &impl ModelLane,
     me: &Arc<TestWorker>,
     want: usize,
 ) {
     let mut searching = true;
     let mut ran = 0;
     while ran < want {
-        match injector.pop() {
+        match lane.pop() {
             Some(runnable) => {
-                if std::mem::take(&mut searching) && sleepers.found_work(|| !injector.is_empty()) {
+                if std::mem::take(&mut searching) && sleepers.found_work(|| !lane.is_empty()) {
                     sleepers.notify_one();
                 }
                 runnable.run();
                 ran += 1;
             }
             None => {
-                sleepers.park(me, std::mem::take(&mut searching), || !injector.is_empty());
+                sleepers.park(me, std::mem::take(&mut searching), || !lane.is_empty());
                 searching = true;
             }
         }
@@ -175,7 +175,7 @@ fn two_producers_two_workers() {
 fn retiring_worker_hands_over_its_queue() {
     check(2, || {
         let sleepers = Arc::new(Sleepers::<TestWorker>::default());
-        let injector = Arc::new(SpillLane::default());
+        let lane = Arc::new(SpillLane::default());
         let retiring = LocalQueue::new();
         for _ in 0..2 {
             retiring.push(runnable()).unwrap();
@@ -184,19 +184,19 @@ fn retiring_worker_hands_over_its_queue() {
         sleepers.add_searcher();
 
         let w = {
-            let (sleepers, injector, worker) = (sleepers.clone(), injector.clone(), worker.clone());
-            thread::spawn(move || worker_loop(&sleepers, &*injector, &worker, 3))
+            let (sleepers, lane, worker) = (sleepers.clone(), lane.clone(), worker.clone());
+            thread::spawn(move || worker_loop(&sleepers, &*lane, &worker, 3))
         };
         let r = {
-            let (sleepers, injector) = (sleepers.clone(), injector.clone());
+            let (sleepers, lane) = (sleepers.clone(), lane.clone());
             thread::spawn(move || {
-                retiring.spill_all(&injector);
-                if !injector.is_empty() {
+                retiring.spill_all(&lane);
+                if !lane.is_empty() {
                     sleepers.notify_one();
                 }
             })
         };
-        injector.push(runnable());
+        lane.push(runnable());
         sleepers.notify_one();
         r.join().unwrap();
         w.join().unwrap();
@@ -210,7 +210,7 @@ fn retiring_worker_hands_over_its_queue() {
 fn evacuation_races_with_pushes() {
     check(3, || {
         let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let injector = Arc::new(SpillLane::default());
+        let lane = Arc::new(SpillLane::default());
         let stuck = LocalQueue::new();
         let stealer = stuck.stealer();
         stuck.push(counted(&runs)).unwrap();
@@ -228,16 +228,16 @@ fn evacuation_races_with_pushes() {
             })
         };
         let b = {
-            let injector = injector.clone();
+            let lane = lane.clone();
             thread::spawn(move || {
                 let scratch = LocalQueue::new();
-                steal_into(&stealer, &scratch, &injector, |n| n)
+                steal_into(&stealer, &scratch, &lane, |n| n)
             })
         };
         w.join().unwrap();
         let moved = b.join().unwrap();
         let mut evacuated = 0;
-        while let Some(runnable) = injector.pop() {
+        while let Some(runnable) = lane.pop() {
             runnable.run();
             evacuated += 1;
         }

@@ -100,8 +100,8 @@ pub(crate) struct Pool {
     pub(crate) injector: Injector,
     /// Tasks the pool redistributes: overflow, balancer moves, hand-overs (`queue.rs`). On
     /// lines of its own, as the injector's indices are: every lane operation writes its lock,
-    /// and unpadded it shared lines with `workers` and `balancer` (ss04.ping_pong 1.22x the
-    /// time, tuning log 58).
+    /// and unpadded it shared lines with `workers` and `balancer`, which other threads read
+    /// (tuning log 58: no row measured the difference beyond its noise).
     pub(crate) spill: CachePadded<SpillLane>,
     /// Parked workers and the searching count: the wake-up protocol (`park.rs`). On lines of
     /// its own: every producer outside the pool reads it and workers write it as they park and

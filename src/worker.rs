@@ -683,9 +683,14 @@ impl Local {
     /// to the back of the local queue.
     #[inline(never)]
     fn grab<L: Lane>(&self, lane: &L) -> Option<Runnable> {
-        let was_empty = self.queue.is_empty();
+        // Read once a task was taken, before the share is queued: an empty lane, a searching
+        // worker's common case, costs nothing more than the lane's own check.
+        let mut was_empty = false;
         let (first, queued) = lane.take(
-            |len| (len / self.sharers()).min(self.queue.spare() / 2),
+            |len| {
+                was_empty = self.queue.is_empty();
+                (len / self.sharers()).min(self.queue.spare() / 2)
+            },
             // Can't fail: the share is at most half the room there was.
             |runnable| self.queue.push(runnable),
         )?;
