@@ -31,35 +31,107 @@ use crate::sync::{lock, AtomicUsize, Mutex, Ordering};
 /// long local queue is latency the balancer has to repair.
 pub(crate) const LOCAL_QUEUE_CAPACITY: usize = 256;
 
-/// The injector: an unbounded multi-producer multi-consumer FIFO queue, lock-free.
+/// Capacity of the injector's ring, in tasks: 64 KiB of slots, allocated when the pool starts.
+/// A burst from outside that outruns the workers by more queues behind it, under a lock.
+const INJECTOR_RING_CAPACITY: usize = 4096;
+
+/// The injector: an unbounded multi-producer multi-consumer FIFO queue, lock-free while it
+/// holds fewer than [`INJECTOR_RING_CAPACITY`] tasks.
 ///
 /// Anyone may push (any thread, at any time), one task at a time; workers pop one task or grab
 /// a batch. FIFO, so a task waits behind at most what was queued in it before.
-#[derive(Debug, Default)]
+///
+/// A fixed ring (crossbeam's `ArrayQueue`) with a locked deque behind it, not an unbounded
+/// lock-free queue: `SegQueue` allocates a block for every 31 pushes and its last popper frees
+/// it, so a thread spawning a burst allocated blocks that the workers freed. With glibc's
+/// allocator those frees take the allocating thread's arena lock, the very lock its next spawn
+/// takes to allocate the task: 80 % of the futex calls of `ss04.spawn_many` were that lock
+/// changing hands (tuning log 59). The ring allocates nothing after it is built.
+///
+/// Order: every task in the ring is older than every task in the overflow deque. A push goes
+/// to the ring only while the deque is empty, and takers empty the ring before the deque.
+#[derive(Debug)]
 pub(crate) struct Injector {
     #[cfg(not(smolscale_loom))]
-    queue: crossbeam_queue::SegQueue<Runnable>,
-    /// loom can't see inside `SegQueue`'s atomics; a locked deque has the same contract.
+    ring: crossbeam_queue::ArrayQueue<Runnable>,
+    /// Tasks pushed while the ring was full, or while this held any.
+    #[cfg(not(smolscale_loom))]
+    overflow: SpillLane,
+    /// loom can't see inside `ArrayQueue`'s atomics; a locked deque has the same contract.
     #[cfg(smolscale_loom)]
     queue: loom::sync::Mutex<std::collections::VecDeque<Runnable>>,
 }
 
 #[cfg(not(smolscale_loom))]
+impl Default for Injector {
+    fn default() -> Self {
+        Self {
+            ring: crossbeam_queue::ArrayQueue::new(INJECTOR_RING_CAPACITY),
+            overflow: SpillLane::default(),
+        }
+    }
+}
+
+#[cfg(not(smolscale_loom))]
 impl Injector {
     pub(crate) fn push(&self, runnable: Runnable) {
-        self.queue.push(runnable);
+        // Behind the overflow if it holds anything, so that nothing overtakes it. (A push
+        // racing with the overflow's first is unordered with it either way.)
+        let runnable = if self.overflow.is_empty() {
+            match self.ring.push(runnable) {
+                Ok(()) => return,
+                Err(runnable) => runnable,
+            }
+        } else {
+            runnable
+        };
+        self.overflow.push(runnable);
     }
 
+    /// Takes the task at the front (the tests' way in; workers take shares).
+    #[cfg(test)]
     pub(crate) fn pop(&self) -> Option<Runnable> {
-        self.queue.pop()
+        self.ring.pop().or_else(|| self.overflow.pop())
     }
 
+    /// Both halves are SeqCst reads, as the wake-up protocol needs (`park.rs`): the ring's
+    /// indices and the overflow's length.
     pub(crate) fn is_empty(&self) -> bool {
-        self.queue.is_empty()
+        self.ring.is_empty() && self.overflow.is_empty()
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.queue.len()
+        self.ring.len() + self.overflow.len()
+    }
+
+    /// Pops up to `n` tasks, in order, handing each to `sink`; returns how many `sink` kept. A
+    /// task `sink` hands back goes back into the injector, behind what is there, and nothing
+    /// more is popped.
+    pub(crate) fn pop_into(
+        &self,
+        n: usize,
+        mut sink: impl FnMut(Runnable) -> Result<(), Runnable>,
+    ) -> usize {
+        let (kept, handed_back) = hand_over(n, || self.ring.pop(), &mut sink);
+        if let Some(runnable) = handed_back {
+            self.push(runnable);
+            return kept;
+        }
+        // The ring ran out before the share did: the rest comes from the overflow, under one
+        // lock.
+        if kept < n && !self.overflow.is_empty() {
+            return kept + self.overflow.pop_into(n - kept, sink);
+        }
+        kept
+    }
+}
+
+#[cfg(smolscale_loom)]
+impl Default for Injector {
+    fn default() -> Self {
+        Self {
+            queue: loom::sync::Mutex::default(),
+        }
     }
 }
 
@@ -80,6 +152,18 @@ impl Injector {
     pub(crate) fn len(&self) -> usize {
         self.queue.lock().unwrap().len()
     }
+
+    pub(crate) fn pop_into(
+        &self,
+        n: usize,
+        sink: impl FnMut(Runnable) -> Result<(), Runnable>,
+    ) -> usize {
+        let (kept, handed_back) = hand_over(n, || self.pop(), sink);
+        if let Some(runnable) = handed_back {
+            self.push(runnable);
+        }
+        kept
+    }
 }
 
 /// What a worker takes work from: the [`Injector`] or the [`SpillLane`].
@@ -97,23 +181,6 @@ pub(crate) trait Lane {
         share: impl FnOnce(usize) -> usize,
         sink: impl FnMut(Runnable) -> Result<(), Runnable>,
     ) -> Option<(Runnable, usize)>;
-}
-
-impl Injector {
-    /// Pops up to `n` tasks, in order, handing each to `sink`; returns how many `sink` kept. A
-    /// task `sink` hands back goes to the back of the lane (a lock-free queue has no front to
-    /// put it back at), and nothing more is popped.
-    pub(crate) fn pop_into(
-        &self,
-        n: usize,
-        sink: impl FnMut(Runnable) -> Result<(), Runnable>,
-    ) -> usize {
-        let (kept, handed_back) = hand_over(n, || self.pop(), sink);
-        if let Some(runnable) = handed_back {
-            self.push(runnable);
-        }
-        kept
-    }
 }
 
 /// Hands up to `n` tasks from `pop` to `sink`, in order, until `sink` hands one back or `pop`
@@ -146,6 +213,12 @@ impl Lane for Injector {
     ) -> Option<(Runnable, usize)> {
         // The pop first: on an empty injector, a searching worker's common case, that is all
         // it costs.
+        #[cfg(not(smolscale_loom))]
+        let Some(first) = self.ring.pop() else {
+            // All of it from the overflow, under one lock.
+            return self.overflow.take(share, sink);
+        };
+        #[cfg(smolscale_loom)]
         let first = self.pop()?;
         Some((first, self.pop_into(share(self.len()), sink)))
     }
@@ -192,6 +265,38 @@ impl SpillLane {
         self.take(|_| 0, Err).map(|(first, _)| first)
     }
 
+    /// Pops up to `n` tasks under one lock, in order, handing each to `sink`; returns how many
+    /// `sink` kept. A task `sink` hands back stays at the front.
+    pub(crate) fn pop_into(
+        &self,
+        n: usize,
+        sink: impl FnMut(Runnable) -> Result<(), Runnable>,
+    ) -> usize {
+        if self.is_empty() {
+            return 0;
+        }
+        self.hand_over_locked(&mut lock(&self.tasks), n, sink)
+    }
+
+    /// [`pop_into`](Self::pop_into) with the lock held; publishes the new length, and gives
+    /// back a drained burst's memory.
+    fn hand_over_locked(
+        &self,
+        tasks: &mut VecDeque<Runnable>,
+        n: usize,
+        sink: impl FnMut(Runnable) -> Result<(), Runnable>,
+    ) -> usize {
+        let (kept, handed_back) = hand_over(n, || tasks.pop_front(), sink);
+        if let Some(runnable) = handed_back {
+            tasks.push_front(runnable);
+        }
+        if tasks.is_empty() && tasks.capacity() > SPILL_KEEP_CAPACITY {
+            tasks.shrink_to(SPILL_KEEP_CAPACITY);
+        }
+        self.len.store(tasks.len(), Ordering::SeqCst);
+        kept
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.len.load(Ordering::SeqCst)
     }
@@ -223,15 +328,8 @@ impl Lane for SpillLane {
         }
         let mut tasks = lock(&self.tasks);
         let first = tasks.pop_front()?;
-        let (kept, handed_back) = hand_over(share(tasks.len()), || tasks.pop_front(), sink);
-        if let Some(runnable) = handed_back {
-            tasks.push_front(runnable);
-        }
-        if tasks.is_empty() && tasks.capacity() > SPILL_KEEP_CAPACITY {
-            tasks.shrink_to(SPILL_KEEP_CAPACITY);
-        }
-        self.len.store(tasks.len(), Ordering::SeqCst);
-        Some((first, kept))
+        let n = share(tasks.len());
+        Some((first, self.hand_over_locked(&mut tasks, n, sink)))
     }
 }
 
@@ -414,6 +512,117 @@ mod tests {
         assert_eq!(take_and_run(&injector, |len| len), 6);
         assert_eq!(take_and_run(&injector, |len| len), 0);
         assert_eq!(*ran.lock().unwrap(), (0..10).collect::<Vec<_>>());
+    }
+
+    /// Pushes `ids` into the injector, one at a time.
+    fn inject(injector: &Injector, ids: std::ops::Range<usize>, ran: &Arc<Mutex<Vec<usize>>>) {
+        ids.for_each(|id| injector.push(numbered(id, ran)));
+    }
+
+    #[test]
+    fn the_injector_stays_fifo_past_its_ring() {
+        const CAP: usize = INJECTOR_RING_CAPACITY;
+        let ran = Arc::default();
+        let injector = Injector::default();
+        // The ring fills; the rest queues in the overflow.
+        inject(&injector, 0..CAP + 100, &ran);
+        assert_eq!(injector.len(), CAP + 100);
+        assert_eq!(injector.overflow.len(), 100);
+        // A share taken from the ring leaves room there, but what is pushed now still queues
+        // behind the overflow.
+        assert_eq!(take_and_run(&injector, |_| 9), 10);
+        inject(&injector, CAP + 100..CAP + 110, &ran);
+        assert_eq!(injector.overflow.len(), 110);
+        // A share that runs past the ring's end continues in the overflow.
+        assert_eq!(take_and_run(&injector, |len| len - 50), CAP + 50);
+        assert_eq!(injector.len(), 50);
+        assert!(injector.ring.is_empty());
+        // Once the overflow is drained, pushes go to the ring again.
+        while let Some(runnable) = injector.pop() {
+            runnable.run();
+        }
+        inject(&injector, CAP + 110..CAP + 120, &ran);
+        assert_eq!((injector.ring.len(), injector.overflow.len()), (10, 0));
+        assert_eq!(take_and_run(&injector, |len| len), 10);
+        assert_eq!(take_and_run(&injector, |len| len), 0);
+        assert_eq!(*ran.lock().unwrap(), (0..CAP + 120).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn an_injector_share_a_sink_refuses_stops_there_and_loses_nothing() {
+        const CAP: usize = INJECTOR_RING_CAPACITY;
+        let ran = Arc::default();
+        let injector = Injector::default();
+        inject(&injector, 0..CAP + 10, &ran);
+        let mut taken = Vec::new();
+        // Room for CAP + 2: the share runs into the overflow, and its refused task stays
+        // at the overflow's front.
+        let (first, kept) = injector
+            .take(
+                |len| len,
+                |runnable| {
+                    if taken.len() == CAP + 2 {
+                        return Err(runnable);
+                    }
+                    taken.push(runnable);
+                    Ok(())
+                },
+            )
+            .expect("the injector holds tasks");
+        assert_eq!((kept, injector.len()), (CAP + 2, 7));
+        first.run();
+        taken.into_iter().for_each(|runnable| {
+            runnable.run();
+        });
+        while let Some(runnable) = injector.pop() {
+            runnable.run();
+        }
+        assert_eq!(*ran.lock().unwrap(), (0..CAP + 10).collect::<Vec<_>>());
+    }
+
+    /// Three threads push numbered tasks one at a time, more than the ring holds, into an
+    /// injector whose overflow is in use, while one thread takes shares: each pusher's tasks
+    /// come out once each, in the order it pushed them, across every switch between the ring
+    /// and the overflow.
+    #[test]
+    fn concurrent_pushes_keep_each_pushers_order_through_the_overflow() {
+        const PUSHERS: usize = 3;
+        const EACH: usize = 3 * INJECTOR_RING_CAPACITY;
+        const TOTAL: usize = (PUSHERS + 1) * EACH;
+        let ran = Arc::new(Mutex::new(Vec::new()));
+        let injector = Arc::new(Injector::default());
+        // The ring starts full, with the overflow in use, so the pushers start behind it.
+        inject(&injector, PUSHERS * EACH..TOTAL, &ran);
+        assert!(!injector.overflow.is_empty());
+        let pushers: Vec<_> = (0..PUSHERS)
+            .map(|p| {
+                let (injector, ran) = (injector.clone(), ran.clone());
+                std::thread::spawn(move || {
+                    inject(&injector, p * EACH..(p + 1) * EACH, &ran);
+                })
+            })
+            .collect();
+        let mut shares = 0usize;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while ran.lock().unwrap().len() < TOTAL {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "tasks were lost: {} of {TOTAL} ran",
+                ran.lock().unwrap().len(),
+            );
+            shares += 1;
+            take_and_run(&*injector, |len| (len / 2).min(shares % 200));
+        }
+        for pusher in pushers {
+            pusher.join().expect("a pushing thread panicked");
+        }
+        assert!(injector.is_empty());
+        let ran = ran.lock().unwrap();
+        assert_eq!(ran.len(), TOTAL, "a task ran twice");
+        for p in 0..=PUSHERS {
+            let mine: Vec<_> = ran.iter().copied().filter(|id| id / EACH == p).collect();
+            assert_eq!(mine, (p * EACH..(p + 1) * EACH).collect::<Vec<_>>());
+        }
     }
 
     #[test]
