@@ -88,12 +88,6 @@ impl Injector {
         self.overflow.push(runnable);
     }
 
-    /// Takes the task at the front (the tests' way in; workers take shares).
-    #[cfg(test)]
-    pub(crate) fn pop(&self) -> Option<Runnable> {
-        self.ring.pop().or_else(|| self.overflow.pop())
-    }
-
     /// Both halves are SeqCst reads, as the wake-up protocol needs (`park.rs`): the ring's
     /// indices and the overflow's length.
     pub(crate) fn is_empty(&self) -> bool {
@@ -259,8 +253,8 @@ impl SpillLane {
         tasks.len() - before
     }
 
-    /// Takes the task at the front (the models' and tests' way in; workers take shares).
-    #[cfg(test)]
+    /// Takes the task at the front (the models' way in; workers take shares).
+    #[cfg(all(test, smolscale_loom))]
     pub(crate) fn pop(&self) -> Option<Runnable> {
         self.take(|_| 0, Err).map(|(first, _)| first)
     }
@@ -476,9 +470,34 @@ mod tests {
         1 + kept
     }
 
+    /// Takes a task and as big a share as `lane` holds into a sink with room for `room`
+    /// tasks, then runs the first and what the sink kept, in order; returns how many the sink
+    /// kept.
+    fn take_into_room_and_run(lane: &impl Lane, room: usize) -> usize {
+        let mut taken = Vec::new();
+        let (first, kept) = lane
+            .take(
+                |len| len,
+                |runnable| {
+                    if taken.len() == room {
+                        return Err(runnable);
+                    }
+                    taken.push(runnable);
+                    Ok(())
+                },
+            )
+            .expect("the lane holds tasks");
+        assert_eq!(kept, taken.len());
+        first.run();
+        taken.into_iter().for_each(|runnable| {
+            runnable.run();
+        });
+        kept
+    }
+
     /// Runs everything left in `lane`, in order.
-    fn drain(lane: &SpillLane) {
-        while let Some(runnable) = lane.pop() {
+    fn drain(lane: &impl Lane) {
+        while let Some((runnable, _)) = lane.take(|_| 0, Err) {
             runnable.run();
         }
     }
@@ -538,9 +557,7 @@ mod tests {
         assert_eq!(injector.len(), 50);
         assert!(injector.ring.is_empty());
         // Once the overflow is drained, pushes go to the ring again.
-        while let Some(runnable) = injector.pop() {
-            runnable.run();
-        }
+        drain(&injector);
         inject(&injector, CAP + 110..CAP + 120, &ran);
         assert_eq!((injector.ring.len(), injector.overflow.len()), (10, 0));
         assert_eq!(take_and_run(&injector, |len| len), 10);
@@ -554,29 +571,11 @@ mod tests {
         let ran = Arc::default();
         let injector = Injector::default();
         inject(&injector, 0..CAP + 10, &ran);
-        let mut taken = Vec::new();
         // Room for CAP + 2: the share runs into the overflow, and its refused task stays
         // at the overflow's front.
-        let (first, kept) = injector
-            .take(
-                |len| len,
-                |runnable| {
-                    if taken.len() == CAP + 2 {
-                        return Err(runnable);
-                    }
-                    taken.push(runnable);
-                    Ok(())
-                },
-            )
-            .expect("the injector holds tasks");
-        assert_eq!((kept, injector.len()), (CAP + 2, 7));
-        first.run();
-        taken.into_iter().for_each(|runnable| {
-            runnable.run();
-        });
-        while let Some(runnable) = injector.pop() {
-            runnable.run();
-        }
+        assert_eq!(take_into_room_and_run(&injector, CAP + 2), CAP + 2);
+        assert_eq!(injector.len(), 7);
+        drain(&injector);
         assert_eq!(*ran.lock().unwrap(), (0..CAP + 10).collect::<Vec<_>>());
     }
 
@@ -630,25 +629,9 @@ mod tests {
         let ran = Arc::default();
         let lane = SpillLane::default();
         lane.extend((0..5).map(|id| numbered(id, &ran)));
-        let mut taken = Vec::new();
         // A sink with room for two: the fourth task comes back and nothing more is popped.
-        let (first, kept) = lane
-            .take(
-                |len| len,
-                |runnable| {
-                    if taken.len() == 2 {
-                        return Err(runnable);
-                    }
-                    taken.push(runnable);
-                    Ok(())
-                },
-            )
-            .expect("the lane holds tasks");
-        assert_eq!((kept, lane.len()), (2, 2));
-        first.run();
-        taken.into_iter().for_each(|runnable| {
-            runnable.run();
-        });
+        assert_eq!(take_into_room_and_run(&lane, 2), 2);
+        assert_eq!(lane.len(), 2);
         drain(&lane);
         assert_eq!(
             *ran.lock().unwrap(),
@@ -694,7 +677,7 @@ mod tests {
         for handle in handles {
             handle.join().expect("a pushing thread panicked");
         }
-        drain(&lane);
+        drain(&*lane);
         let mut ran = ran.lock().unwrap().clone();
         ran.sort_unstable();
         assert_eq!(ran, (0..THREADS * BATCHES * BATCH).collect::<Vec<_>>());
