@@ -35,8 +35,9 @@ pub(crate) const LOCAL_QUEUE_CAPACITY: usize = 256;
 /// A burst from outside that outruns the workers by more queues behind it, under a lock.
 const INJECTOR_RING_CAPACITY: usize = 4096;
 
-/// The injector: an unbounded multi-producer multi-consumer FIFO queue, lock-free while it
-/// holds fewer than [`INJECTOR_RING_CAPACITY`] tasks.
+/// The injector: an unbounded multi-producer multi-consumer FIFO queue, lock-free until a
+/// burst fills its ring of [`INJECTOR_RING_CAPACITY`] tasks; from then until the overflow
+/// behind the ring drains, pushes take a lock.
 ///
 /// Anyone may push (any thread, at any time), one task at a time; workers pop one task or grab
 /// a batch. FIFO, so a task waits behind at most what was queued in it before.
