@@ -113,8 +113,8 @@ impl Injector {
             return kept;
         }
         // The ring ran out before the share did: the rest comes from the overflow, under one
-        // lock.
-        if kept < n && !self.overflow.is_empty() {
+        // lock (`pop_into` skips an empty overflow without taking it).
+        if kept < n {
             return kept + self.overflow.pop_into(n - kept, sink);
         }
         kept
