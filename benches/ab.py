@@ -11,8 +11,9 @@ Usage: python3 benches/ab.py COMPARE_BINARY REPS WORKLOADS VARIANT [VARIANT...]
   WORKLOADS       a comma-separated list as for --workloads, or "micro" for the micro suite.
   VARIANT         NAME=KEY:VALUE,KEY:VALUE...: environment variables for that variant's runs
                   (an experiment build reads its switches from there); the key BIN picks
-                  another binary, the key THREADS the worker count (--threads), TASKSET a
-                  core list to pin to. NAME= alone: the binary as it is.
+                  another binary, the key THREADS the worker count (--threads), PAIRS and
+                  CLIENTS the scenarios' load (--pairs, --clients), TASKSET a core list to
+                  pin to. NAME= alone: the binary as it is.
 
 Only smolscale runs (--only smolscale), one repetition per process. Prints each workload's
 median per variant and its ratio to the first variant's (below 1: less time or CPU, or, for a
@@ -57,6 +58,9 @@ def main(argv):
             command += ["--out", f"{out}/{name}/{rep}"]
             if "THREADS" in env:
                 command += ["--threads", env.pop("THREADS")]
+            for key, flag in (("PAIRS", "--pairs"), ("CLIENTS", "--clients")):
+                if key in env:
+                    command += [flag, env.pop(key)]
             if "TASKSET" in env:
                 command = ["taskset", "-c", env.pop("TASKSET")] + command
             if workloads != "micro":

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use crate::executors::{Executor, Kind, Visit};
 use crate::micro::Budget;
+use crate::scenarios::Load;
 use crate::workload::Workload;
 
 /// Wall-clock limit of one child (the longest scenario, `idle`, needs about 6 s).
@@ -20,7 +21,7 @@ pub const WATCHDOG: Duration = Duration::from_secs(30);
 pub const TIMEOUT_EXIT: i32 = 124;
 
 /// Runs `workload` on `kind` and exits the process.
-pub fn run(kind: Kind, workload: Workload, requested: Option<usize>, quick: bool) -> ! {
+pub fn run(kind: Kind, workload: Workload, requested: Option<usize>, quick: bool, load: Load) -> ! {
     std::thread::Builder::new()
         .name("watchdog".into())
         .spawn(|| {
@@ -32,6 +33,7 @@ pub fn run(kind: Kind, workload: Workload, requested: Option<usize>, quick: bool
     let job = Job {
         workload,
         quick,
+        load,
         workers: kind.threads(requested),
         baseline_threads: crate::sys::thread_count(),
     };
@@ -52,6 +54,7 @@ pub fn run(kind: Kind, workload: Workload, requested: Option<usize>, quick: bool
 struct Job {
     workload: Workload,
     quick: bool,
+    load: Load,
     /// Worker threads of the executor under test.
     workers: usize,
     /// Threads of this process before the executor started (main and watchdog).
@@ -71,9 +74,13 @@ impl Visit for Job {
                 };
                 vec![micro.run(ex, &budget, self.workers)]
             }
-            Workload::Scenario(scenario) => {
-                scenario.run(ex, self.quick, self.workers, self.baseline_threads)
-            }
+            Workload::Scenario(scenario) => scenario.run(
+                ex,
+                self.quick,
+                self.load,
+                self.workers,
+                self.baseline_threads,
+            ),
         }
     }
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use crate::executors::Kind;
 use crate::micro::Micro;
-use crate::scenarios::Scenario;
+use crate::scenarios::{Load, Scenario};
 use crate::workload::Workload;
 
 pub const USAGE: &str = "\
@@ -21,6 +21,8 @@ Usage: cargo bench -p smolscale-bench --bench compare -- [OPTIONS]
   --workloads W1,...   only these workloads (names as in the tables, e.g. ss04.fanout,
                        partial_load)
   --quick              tiny budgets: a smoke test that everything runs
+  --pairs N            task pairs in partial_load (default 200)
+  --clients N          client connections in tcp_echo (default 64)
   --out DIR            where results-<unix time>.jsonl goes (default: <target dir>/bench-results;
                        a relative DIR is relative to benches/, where cargo runs benchmarks)
 
@@ -39,6 +41,7 @@ pub enum Command {
         workload: Workload,
         threads: Option<usize>,
         quick: bool,
+        load: Load,
     },
     Help,
 }
@@ -52,6 +55,8 @@ pub struct Options {
     /// The executors to compare, in column order.
     pub kinds: Vec<Kind>,
     pub quick: bool,
+    /// `--pairs` and `--clients`.
+    pub load: Load,
     /// `--out`, if given.
     pub out: Option<PathBuf>,
 }
@@ -66,6 +71,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         threads: None,
         kinds: Kind::ALL.to_vec(),
         quick: false,
+        load: Load::default(),
         out: None,
     };
     let mut picked: Option<Vec<Workload>> = None;
@@ -84,6 +90,8 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             }
             "--workloads" => picked = Some(list(value()?, Workload::parse, "workload")?),
             "--quick" => options.quick = true,
+            "--pairs" => options.load.pairs = positive(arg, value()?)?,
+            "--clients" => options.load.clients = positive(arg, value()?)?,
             "--out" => options.out = Some(PathBuf::from(value()?)),
             "--child" => {
                 let kind = Kind::parse(value()?).ok_or("--child: unknown executor")?;
@@ -100,6 +108,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             workload,
             threads: options.threads,
             quick: options.quick,
+            load: options.load,
         });
     }
     options.workloads = match picked {

@@ -17,6 +17,7 @@ use crate::child::{TIMEOUT_EXIT, WATCHDOG};
 use crate::cli::Options;
 use crate::executors::Kind;
 use crate::report::{self, Outcome, Record};
+use crate::scenarios::Load;
 use crate::workload::Workload;
 
 /// How long past its watchdog a child may run before the harness kills it.
@@ -66,6 +67,7 @@ pub fn run(options: Options) -> ExitCode {
                         rep,
                         outcome,
                         threads: kind.threads(options.threads),
+                        load: workload.load(options.load),
                     };
                     eprintln!(
                         "rep {}/{}  {:<34} {:<22} {}",
@@ -121,6 +123,11 @@ fn run_child(exe: &Path, kind: Kind, workload: Workload, options: &Options) -> V
     }
     if options.quick {
         command.arg("--quick");
+    }
+    if options.load != Load::default() {
+        let load = options.load;
+        command.args(["--pairs", &load.pairs.to_string()]);
+        command.args(["--clients", &load.clients.to_string()]);
     }
     let mut child = (command.stdin(Stdio::null()).stdout(Stdio::piped()))
         .spawn()

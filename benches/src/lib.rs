@@ -58,7 +58,8 @@ pub fn main() -> ExitCode {
             workload,
             threads,
             quick,
-        }) => child::run(kind, workload, threads, quick),
+            load,
+        }) => child::run(kind, workload, threads, quick, load),
         Ok(cli::Command::Help) => {
             print!("{}", cli::USAGE);
             ExitCode::SUCCESS

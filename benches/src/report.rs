@@ -38,6 +38,8 @@ pub struct Record {
     pub outcome: Outcome,
     /// Worker threads the executor ran with.
     pub threads: usize,
+    /// The scenario's load (`--pairs` or `--clients`), for the scenarios that have one.
+    pub load: Option<usize>,
 }
 
 impl Record {
@@ -49,9 +51,13 @@ impl Record {
             Outcome::Timeout => ("null".to_string(), "timeout"),
             Outcome::Failed => ("null".to_string(), "failed"),
         };
+        let load = match self.load {
+            Some(load) => format!(",\"load\":{load}"),
+            None => String::new(),
+        };
         format!(
             "{{\"executor\":{},\"workload\":{},\"rep\":{},\"value\":{value},\"unit\":{},\
-             \"threads\":{},\"cpu_model\":{},\"cores\":{cores},\"status\":\"{status}\"}}",
+             \"threads\":{},\"cpu_model\":{},\"cores\":{cores},\"status\":\"{status}\"{load}}}",
             json_string(self.kind.name()),
             json_string(self.metric.name),
             self.rep,
@@ -82,11 +88,15 @@ pub fn header(options: &Options, cpu_model: &str, cores: usize) -> String {
         Some(threads) => format!("worker threads: {threads} (smolscale-0.4 always has {cores})"),
         None => "worker threads: one per CPU (the default)".to_string(),
     };
+    let load = options.load;
     format!(
-        "# smolscale comparison\n\n{cpu_model}, {cores} CPUs; {threads}; {} repetitions{}; \
+        "# smolscale comparison\n\n{cpu_model}, {cores} CPUs; {threads}; partial_load {} pairs, \
+         tcp_echo {} clients; {} repetitions{}; \
          each cell is the median over repetitions (†n: n repetitions timed out or failed).\n\
          Ratios are smolscale's cost relative to the best peer / the floor: > 1 means \
          smolscale is slower (lower throughput), < 1 better.\n",
+        load.pairs,
+        load.clients,
         options.reps,
         if options.quick {
             " (--quick: smoke test, numbers not meaningful)"

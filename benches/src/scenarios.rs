@@ -25,7 +25,7 @@
 //!   over those 5 s, the threads left at the end, less the harness's own, and the sleeps over
 //!   those 5 s, less the measuring thread's own one (workers parking right after the burst
 //!   count too; a pool that wakes up periodically counts every tick).
-//! - `tcp_echo`: an echo server and 64 clients on 127.0.0.1, all tasks on the executor under
+//! - `tcp_echo`: an echo server and [`CLIENTS`] clients on 127.0.0.1, all tasks on the executor under
 //!   test (tokio with its own `net` types, the others with `async_io::Async`), each client doing
 //!   64-byte request/response in a loop; requests/s, CPU time and sleeps per request over a
 //!   window.
@@ -54,8 +54,9 @@ use crate::executors::{Executor, Kind};
 use crate::sys::{resident_bytes, thread_count, usage, Usage};
 use crate::workload::MetricSpec;
 
-/// Task pairs in `partial_load`: tuned so that smolscale makes 100-200k round trips/s on two
-/// cores (each pair makes at most ~1000/s because of its 1 ms sleep).
+/// Task pairs in `partial_load` (unless `--pairs` says otherwise): tuned so that smolscale
+/// makes 100-200k round trips/s on two cores (each pair makes at most ~1000/s because of its
+/// 1 ms sleep).
 const PAIRS: usize = 200;
 /// The sleep between two round trips of a pair in `partial_load`, and the timer measured in
 /// `timer_lateness` (smolscale 0.4's idlejitter uses 1 ms).
@@ -68,7 +69,7 @@ pub const BUSY_TASKS: usize = 1_000;
 const BUSY_ADDS: usize = 1_000;
 /// Tasks in the burst before the idle period (spawned all at once, then awaited).
 const BURST_TASKS: usize = 100_000;
-/// Client connections in `tcp_echo`.
+/// Client connections in `tcp_echo` (unless `--clients` says otherwise).
 const CLIENTS: usize = 64;
 /// Bytes per request and per response in `tcp_echo`.
 const MESSAGE: usize = 64;
@@ -114,6 +115,25 @@ const QUICK: Durations = Durations {
     burst: 10_000,
     idle_tasks: 10_000,
 };
+
+/// How much load the two load-shaped scenarios put on the executor: `--pairs` and `--clients`,
+/// for sweeping a claim across load levels (a pool that wins at one load may lose at another).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Load {
+    /// Task pairs in `partial_load`.
+    pub pairs: usize,
+    /// Client connections in `tcp_echo`.
+    pub clients: usize,
+}
+
+impl Default for Load {
+    fn default() -> Self {
+        Load {
+            pairs: PAIRS,
+            clients: CLIENTS,
+        }
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scenario {
@@ -227,23 +247,33 @@ impl Scenario {
         }
     }
 
+    /// The size of the load this scenario runs under `load` (pairs or clients), if it has one.
+    pub fn load(self, load: Load) -> Option<usize> {
+        match self {
+            Scenario::PartialLoad => Some(load.pairs),
+            Scenario::TcpEcho => Some(load.clients),
+            _ => None,
+        }
+    }
+
     /// Runs the scenario on `ex` (with `workers` worker threads; the process had
     /// `baseline_threads` threads before the executor started) and returns its metrics.
     pub fn run<E: Executor>(
         self,
         ex: E,
         quick: bool,
+        load: Load,
         workers: usize,
         baseline_threads: usize,
     ) -> Vec<f64> {
         let durations = if quick { &QUICK } else { &NORMAL };
         match self {
-            Scenario::PartialLoad => partial_load(ex, durations),
+            Scenario::PartialLoad => partial_load(ex, durations, load.pairs),
             Scenario::Blocking => blocking(ex, workers, || std::thread::sleep(BLOCK_FOR)),
             Scenario::BlockingCpu => blocking(ex, workers, || spin_for(BLOCK_FOR)),
             Scenario::TimerLateness => timer_lateness(ex, durations),
             Scenario::Idle => idle(ex, durations, baseline_threads),
-            Scenario::TcpEcho => tcp_echo(ex, durations),
+            Scenario::TcpEcho => tcp_echo(ex, durations, load.clients),
             Scenario::Memory => memory(ex, durations),
         }
     }
@@ -287,9 +317,9 @@ fn measure_window(counter: &AtomicU64, durations: &Durations) -> Vec<f64> {
     window.close(counter)
 }
 
-fn partial_load<E: Executor>(ex: E, durations: &Durations) -> Vec<f64> {
+fn partial_load<E: Executor>(ex: E, durations: &Durations, pairs: usize) -> Vec<f64> {
     let round_trips = Arc::new(AtomicU64::new(0));
-    for _ in 0..PAIRS {
+    for _ in 0..pairs {
         let (request_tx, request_rx) = async_channel::bounded::<()>(1);
         let (reply_tx, reply_rx) = async_channel::bounded::<()>(1);
         ex.spawn(async move {
@@ -427,12 +457,12 @@ fn memory<E: Executor>(ex: E, durations: &Durations) -> Vec<f64> {
     vec![after.saturating_sub(before) as f64 / count as f64]
 }
 
-fn tcp_echo<E: Executor>(ex: E, durations: &Durations) -> Vec<f64> {
+fn tcp_echo<E: Executor>(ex: E, durations: &Durations, clients: usize) -> Vec<f64> {
     let requests = Arc::new(AtomicU64::new(0));
     if E::KIND == Kind::Tokio {
-        tokio_echo::start(ex, &requests);
+        tokio_echo::start(ex, &requests, clients);
     } else {
-        async_io_echo::start(ex, &requests);
+        async_io_echo::start(ex, &requests, clients);
     }
     measure_window(&requests, durations)
 }
@@ -443,7 +473,7 @@ mod tokio_echo {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::{TcpListener, TcpStream};
 
-    pub(super) fn start<E: Executor>(ex: E, requests: &Arc<AtomicU64>) {
+    pub(super) fn start<E: Executor>(ex: E, requests: &Arc<AtomicU64>, clients: usize) {
         // Tokio sockets must be made inside the runtime, so bind from a task.
         let listener = ex.block_on(ex.spawn(async {
             TcpListener::bind("127.0.0.1:0")
@@ -469,7 +499,7 @@ mod tokio_echo {
             }
         })
         .detach();
-        for _ in 0..CLIENTS {
+        for _ in 0..clients {
             let requests = requests.clone();
             ex.spawn(async move {
                 let mut stream = TcpStream::connect(addr).await.expect("connecting");
@@ -493,7 +523,7 @@ mod async_io_echo {
     use futures_lite::io::{AsyncReadExt, AsyncWriteExt};
     use std::net::{TcpListener, TcpStream};
 
-    pub(super) fn start<E: Executor>(ex: E, requests: &Arc<AtomicU64>) {
+    pub(super) fn start<E: Executor>(ex: E, requests: &Arc<AtomicU64>, clients: usize) {
         let listener = Async::<TcpListener>::bind(([127, 0, 0, 1], 0)).expect("binding 127.0.0.1");
         let addr = listener
             .get_ref()
@@ -518,7 +548,7 @@ mod async_io_echo {
             }
         })
         .detach();
-        for _ in 0..CLIENTS {
+        for _ in 0..clients {
             let requests = requests.clone();
             ex.spawn(async move {
                 let mut stream = Async::<TcpStream>::connect(addr).await.expect("connecting");

@@ -3,7 +3,7 @@
 
 use crate::executors::Kind;
 use crate::micro::Micro;
-use crate::scenarios::Scenario;
+use crate::scenarios::{Load, Scenario};
 
 /// One measured quantity: its name in tables and raw results, and its unit.
 #[derive(Clone, Copy, Debug)]
@@ -27,6 +27,14 @@ pub enum Workload {
 }
 
 impl Workload {
+    /// The size of this workload's load under `load`, for the scenarios that have one.
+    pub fn load(self, load: Load) -> Option<usize> {
+        match self {
+            Workload::Micro(_) => None,
+            Workload::Scenario(scenario) => scenario.load(load),
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Workload::Micro(micro) => micro.name(),
