@@ -49,7 +49,9 @@
 //! a worker that wakes from its park with tasks queued by its own reactor pass, after its last
 //! run of polls averaged over [`COSTLY_POLL`] each (sockets, whose every poll is syscalls),
 //! sheds half of them at once if another worker is parked and that half is worth
-//! [`SHED_MIN_WORK`] of polls (tuning log 29: TCP echo on 16 cores 1.5× the requests). Neither
+//! [`SHED_MIN_WORK`] of polls (tuning log 29: TCP echo on 16 cores 1.5× the requests), or,
+//! if the park was over within [`REAL_WAIT`] (the reactor had work the moment it looked: a
+//! few connections saturating one worker), whatever the half is worth (tuning log 60). Neither
 //! shedding, nor the balancer's evening out, applies to a worker whose recent tasks were tiny
 //! and finished at once (under [`CHEAP_TASK`] each, [`Signals::keep_home`]): moving such a
 //! task to another core costs more than running it (a burst of 10 000 of them took 0.8 ms on
@@ -140,10 +142,20 @@ const SHED_AFTER: Duration = Duration::from_micros(100);
 /// which gain from staying on one core).
 const COSTLY_POLL: Duration = Duration::from_micros(2);
 
-/// ... and only if the half it would hand over is worth this much of those polls: less than a
-/// wake-up costs the woken core (on a VM, tens of microseconds to sleep and wake a thread,
-/// `spin.rs`) is better run here.
+/// ... and, after a park in which it really waited, only if the half it would hand over is
+/// worth this much of those polls: less than a wake-up costs the woken core (on a VM, tens of
+/// microseconds to sleep and wake a thread, `spin.rs`) is better run here, so two sockets that
+/// turned ready together after a quiet spell stay together.
 const SHED_MIN_WORK: Duration = Duration::from_micros(20);
+
+/// A park shorter than this was no real wait: the worker's reactor pass had work for it the
+/// moment it looked (a sleep and a wake-up take longer than this on every machine measured).
+/// Such a worker is saturated, its sockets ready faster than it serves them, and a worker woken
+/// for even one of its tasks will find more on its own reactor passes: so after a short park
+/// [`SHED_MIN_WORK`] doesn't apply. Measured on 2 cores (tuning log 60): TCP echo with 4 and 8
+/// connections had run on one worker at a time, the other parked for good (1.4-1.6x the
+/// requests since); with 1 or 2 connections, or 16 and more, nothing changed.
+const REAL_WAIT: Duration = Duration::from_micros(20);
 
 /// The clock is read for [`SHED_AFTER`] only every this many polls from the local queue.
 const SHED_CHECK_EVERY: u64 = 16;
@@ -814,11 +826,15 @@ impl Local {
         let sleep = sleepers.begin_park(shared, was_searching, || {
             !self.queue.is_empty() || pool.has_global_work()
         });
+        // When the sleep began and ended.
+        let mut slept = None;
         if sleep {
+            let parked = Instant::now();
             self.parked.set(true);
             shared.parker.wait().await;
             self.parked.set(false);
             sleepers.end_park(shared);
+            slept = Some((parked, Instant::now()));
         }
         shared.parked_at.store(0, Ordering::Relaxed);
         if sleep && shared.retire.load(Ordering::Acquire) {
@@ -826,10 +842,10 @@ impl Local {
         }
         // Re-checked, woken with a producer's token, or woken by our own reactor: searching.
         self.searching.set(true);
-        if sleep {
+        if let Some((parked, woke)) = slept {
             pool.balancer.poke();
-            self.woke.set(Some((Instant::now(), self.ticks.get())));
-            self.shed_costly_batch();
+            self.woke.set(Some((woke, self.ticks.get())));
+            self.shed_costly_batch(woke.duration_since(parked) < REAL_WAIT);
         }
         true
     }
@@ -847,15 +863,18 @@ impl Local {
     }
 
     /// Just woken from a park: if its own reactor pass queued several tasks here, this
-    /// worker's polls have lately been costly (I/O), and half of them is worth a wake-up, gives
-    /// that half to the spill lane and wakes a parked worker, so the batch runs on two cores
-    /// now instead of after [`SHED_AFTER`] on one.
-    fn shed_costly_batch(&self) {
+    /// worker's polls have lately been costly (I/O), and half of them is worth a wake-up (any
+    /// half is after a `short` park, see [`REAL_WAIT`]), gives that half to the spill lane and
+    /// wakes a parked worker, so the batch runs on two cores now instead of after
+    /// [`SHED_AFTER`] on one.
+    fn shed_costly_batch(&self, short: bool) {
         let poll_cost = self.poll_cost.get();
         let half = self.queue.len() / 2;
         if half > 0
             && poll_cost >= COSTLY_POLL
-            && poll_cost.saturating_mul(u32::try_from(half).unwrap_or(u32::MAX)) >= SHED_MIN_WORK
+            && (short
+                || poll_cost.saturating_mul(u32::try_from(half).unwrap_or(u32::MAX))
+                    >= SHED_MIN_WORK)
             && !self.shared.signals.keep_home.load(Ordering::Relaxed)
             && self.idle_core()
         {
