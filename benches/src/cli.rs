@@ -139,3 +139,43 @@ fn list<T>(value: &str, parse: fn(&str) -> Option<T>, what: &str) -> Result<Vec<
         .map(|name| parse(name.trim()).ok_or(format!("unknown {what} {name:?}")))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(line: &str) -> Vec<String> {
+        line.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn load_options_reach_the_harness_and_the_child() {
+        let Ok(Command::Compare(options)) = parse(&args("--pairs 800 --clients 4")) else {
+            panic!("a comparison");
+        };
+        assert_eq!(
+            options.load,
+            Load {
+                pairs: 800,
+                clients: 4
+            }
+        );
+        let Ok(Command::Child { load, .. }) =
+            parse(&args("--child smolscale tcp_echo --clients 2"))
+        else {
+            panic!("a child");
+        };
+        assert_eq!(load.clients, 2);
+        assert_eq!(load.pairs, Load::default().pairs);
+    }
+
+    #[test]
+    fn a_load_must_be_a_positive_integer() {
+        for bad in ["--pairs 0", "--clients x", "--pairs"] {
+            let Err(error) = parse(&args(bad)) else {
+                panic!("{bad:?} was accepted");
+            };
+            assert!(error.starts_with(bad.split(' ').next().unwrap()), "{error}");
+        }
+    }
+}

@@ -25,9 +25,9 @@
 //!   over those 5 s, the threads left at the end, less the harness's own, and the sleeps over
 //!   those 5 s, less the measuring thread's own one (workers parking right after the burst
 //!   count too; a pool that wakes up periodically counts every tick).
-//! - `tcp_echo`: an echo server and [`CLIENTS`] clients on 127.0.0.1, all tasks on the executor under
-//!   test (tokio with its own `net` types, the others with `async_io::Async`), each client doing
-//!   64-byte request/response in a loop; requests/s, CPU time and sleeps per request over a
+//! - `tcp_echo`: an echo server and [`CLIENTS`] clients on 127.0.0.1, all tasks on the
+//!   executor under test (tokio with its own `net` types, the others with `async_io::Async`),
+//!   each client doing 64-byte request/response in a loop; requests/s, CPU time and sleeps per request over a
 //!   window.
 //! - `memory`: [`IDLE_TASKS`] idle tasks, each counting its first poll and then waiting forever
 //!   on `future::pending` (the same small future on every executor), spawned from a plain thread
