@@ -9,7 +9,7 @@
 #     python3 benches/sweep.py OUT_DIR/*.jsonl prints the table.
 #   REPS: repetitions of every (load, executor) cell (default 3).
 # Loads: task pairs in $SWEEP_PAIRS (default 50 200 800 2000: 200 is the tables' level; each
-# pair makes at most ~1000 round trips a second, so 2000 is more than 2 cores serve) and client
+# pair makes at most ~1000 round trips a second, and 2 cores served 1.5-1.8M at 2000) and client
 # connections in $SWEEP_CLIENTS (default 1 2 4 8 16 64: 64 is the tables' level). About 4 s a
 # cell: 5 executors x 10 loads x 3 repetitions is 10 minutes.
 set -eu
