@@ -771,7 +771,9 @@ mod tests {
         stuck.signals.local_len.store(stuck_len, Ordering::Relaxed);
         let parked = [pool.add_threadless_worker(), pool.add_threadless_worker()];
         for worker in &parked {
-            worker.parked_at.store(pool.now_nanos(), Ordering::Relaxed);
+            worker
+                .parked_at
+                .store(pool.nanos_at(Instant::now()), Ordering::Relaxed);
             assert!(pool.sleepers.begin_park(worker, false, || false));
         }
         (pool, stuck, parked)

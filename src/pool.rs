@@ -176,9 +176,9 @@ impl Pool {
         self.threads.load(Ordering::SeqCst)
     }
 
-    /// Nanoseconds since the pool was created; never 0, so 0 can mean "not parked".
-    pub(crate) fn now_nanos(&self) -> u64 {
-        self.epoch.elapsed().as_nanos() as u64 + 1
+    /// Nanoseconds from the pool's creation to `at`; never 0, so 0 can mean "not parked".
+    pub(crate) fn nanos_at(&self, at: Instant) -> u64 {
+        at.saturating_duration_since(self.epoch).as_nanos() as u64 + 1
     }
 
     pub(crate) fn instant_of(&self, nanos: u64) -> Instant {

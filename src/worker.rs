@@ -819,22 +819,25 @@ impl Local {
         let sleepers = &pool.sleepers;
         let shared = &self.shared;
         shared.signals.local_len.store(0, Ordering::Relaxed);
-        shared.parked_at.store(pool.now_nanos(), Ordering::Relaxed);
+        // When the park began (the one clock read for both uses of it).
+        let parked = Instant::now();
+        shared
+            .parked_at
+            .store(pool.nanos_at(parked), Ordering::Relaxed);
         let was_searching = self.searching.replace(false);
         // (The LIFO slot is empty here: `next_task` takes it before giving up, and only this
         // thread fills it.)
         let sleep = sleepers.begin_park(shared, was_searching, || {
             !self.queue.is_empty() || pool.has_global_work()
         });
-        // When the sleep began and ended.
-        let mut slept = None;
+        // When the sleep ended.
+        let mut woke = None;
         if sleep {
-            let parked = Instant::now();
             self.parked.set(true);
             shared.parker.wait().await;
             self.parked.set(false);
             sleepers.end_park(shared);
-            slept = Some((parked, Instant::now()));
+            woke = Some(Instant::now());
         }
         shared.parked_at.store(0, Ordering::Relaxed);
         if sleep && shared.retire.load(Ordering::Acquire) {
@@ -842,7 +845,7 @@ impl Local {
         }
         // Re-checked, woken with a producer's token, or woken by our own reactor: searching.
         self.searching.set(true);
-        if let Some((parked, woke)) = slept {
+        if let Some(woke) = woke {
             pool.balancer.poke();
             self.woke.set(Some((woke, self.ticks.get())));
             self.shed_costly_batch(woke.duration_since(parked) < REAL_WAIT);
